@@ -1,0 +1,1 @@
+"""treeplanner: close-loop task planning with LLMs over action trees."""

@@ -1,0 +1,131 @@
+"""The `treeplanner` command line: a thin layer that parses arguments and calls the API."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+
+from skills.errors import TreePlannerError
+
+
+def _print_json(payload: object) -> None:
+    print(json.dumps(payload, sort_keys=False))
+
+
+def cmd_tasks(args: argparse.Namespace) -> int:
+    """List the environment's tasks."""
+    from environments import make_env
+
+    env = make_env(args.env)
+    tasks = env.tasks()
+    if args.json:
+        _print_json([t.model_dump() for t in tasks])
+        return 0
+    for task in tasks:
+        print(f"{task.id:>8}  {task.category:<28}  {task.title}")
+    print(f"{len(tasks)} tasks")
+    return 0
+
+
+def cmd_gold(args: argparse.Namespace) -> int:
+    """Replay annotated gold programs and score them."""
+    from environments import HasGoldPlans, make_env
+    from planner.replay import ReplaySummary, replay_plan
+
+    env = make_env(args.env)
+    if not isinstance(env, HasGoldPlans):
+        raise TreePlannerError(f"environment {args.env!r} has no gold plans")
+    if args.all:
+        task_ids = [t.id for t in env.tasks()]
+    elif args.task:
+        task_ids = list(args.task)
+    else:
+        raise TreePlannerError("give --task ID (repeatable) or --all")
+    results = []
+    for task_id in task_ids:
+        result = replay_plan(env, task_id, env.gold_plan(task_id))
+        results.append(result)
+        if not args.json or len(task_ids) == 1:
+            _print_replay(result, verbose=len(task_ids) == 1 and not args.json)
+        elif result.failure is not None or not result.report.success:
+            print(f"{task_id}: {_status(result)}", file=sys.stderr)
+    summary = ReplaySummary.of(results)
+    failures = [
+        {"task": r.task_id, "step": r.failure.step, "message": r.failure.message}
+        for r in results
+        if r.failure is not None
+    ]
+    if args.json:
+        _print_json({**summary.model_dump(), "failures": failures})
+    else:
+        print(
+            f"episodes {summary.episodes}  EXEC {summary.executable:.3f}  "
+            f"SR {summary.sr:.3f}  GCR {summary.gcr:.3f}"
+        )
+    return 0
+
+
+def _status(result: object) -> str:
+    from planner.replay import ReplayResult
+
+    assert isinstance(result, ReplayResult)
+    report = result.report
+    text = f"SR {int(report.success)} GCR {report.gcr:.2f} ({report.conditions_met}/{report.conditions_total})"
+    if result.failure is not None:
+        text += f"; failed at {result.failure.step}: {result.failure.message}"
+    return text
+
+
+def _print_replay(result: object, verbose: bool) -> None:
+    from planner.replay import ReplayResult
+
+    assert isinstance(result, ReplayResult)
+    if verbose:
+        for number, outcome in enumerate(result.steps, start=1):
+            mark = "ok  " if outcome.success else "FAIL"
+            line = f"{number:>3}. {mark} {outcome.step}"
+            if not outcome.success:
+                line += f"  -- {outcome.message}"
+            print(line)
+    print(f"{result.task_id}: {_status(result)}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every sub-command."""
+    parser = argparse.ArgumentParser(
+        prog="treeplanner", description="Close-loop task planning with LLMs and action trees."
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    tasks = sub.add_parser("tasks", help="list the tasks of an environment")
+    tasks.add_argument("--env", default="virtualhome")
+    tasks.add_argument("--json", action="store_true", help="print one JSON array")
+    tasks.set_defaults(func=cmd_tasks)
+
+    gold = sub.add_parser("gold", help="replay annotated gold programs and score them")
+    gold.add_argument("--env", default="virtualhome")
+    gold.add_argument("--task", action="append", metavar="ID", help="task id (repeatable)")
+    gold.add_argument("--all", action="store_true", help="every task")
+    gold.add_argument("--json", action="store_true", help="end with one JSON summary line")
+    gold.set_defaults(func=cmd_gold)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point: run a sub-command; errors of ours become one line and exit status 2."""
+    args = build_parser().parse_args(argv)
+    func: Callable[[argparse.Namespace], int] = args.func
+    try:
+        return func(args)
+    except TreePlannerError as exc:
+        print(f"treeplanner: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("treeplanner: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

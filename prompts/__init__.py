@@ -1,0 +1,1 @@
+"""Prompt templates as text files, one directory per environment."""
