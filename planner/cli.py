@@ -92,6 +92,82 @@ def _print_replay(result: object, verbose: bool) -> None:
     print(f"{result.task_id}: {_status(result)}")
 
 
+def cmd_run(args: argparse.Namespace) -> int:
+    """Run one Tree-Planner episode and print the tree, the steps, the metrics and the tokens."""
+    from environments import make_env
+    from planner.llm_factory import make_llm
+    from planner.tree_planner import TreePlanner
+
+    env = make_env(args.env)
+    task = env.task(args.task) if hasattr(env, "task") else args.task
+    llm = make_llm(args.llm, base_url=args.base_url)
+    planner = TreePlanner(
+        llm,
+        n_samples=args.samples,
+        votes=args.votes,
+        max_corrections=args.max_corrections,
+        seed=args.seed,
+        token_budget=args.token_budget,
+        llm_name=args.llm,
+    )
+    result = planner.run(env, task)
+    if args.out:
+        result.write(args.out)
+    if args.dot and result.tree is not None:
+        from pathlib import Path
+
+        from planner.tree import tree_from_json, tree_to_dot
+
+        Path(args.dot).write_text(tree_to_dot(tree_from_json(result.tree)), "utf-8")
+    if result.error and result.llm_calls == 0:
+        raise TreePlannerError(result.error)
+    if not args.json or args.verbose:
+        _print_episode(result)
+    if args.json:
+        _print_json(result.summary())
+    if result.error:
+        print(f"treeplanner: error: {result.error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _print_episode(result: object) -> None:
+    from planner.result import EpisodeResult
+
+    assert isinstance(result, EpisodeResult)
+    details = result.details
+    tree = details.get("tree", {})
+    print(f"task {result.task.id}: {result.task.title} -- {result.task.description}")
+    print(
+        f"plans: {details.get('plans_kept', 0)}/{details.get('plans_requested', 0)} parsed, "
+        f"{details.get('plans_distinct', 0)} distinct, dropped {details.get('plans_dropped', {})}"
+    )
+    print(
+        f"action tree: {tree.get('nodes', 0)} nodes, {tree.get('distinct_plans', 0)} leaves, "
+        f"depth {tree.get('depth', 0)}"
+    )
+    for number, step in enumerate(result.steps, start=1):
+        mark = "ok  " if step.success else "FAIL"
+        line = f"{number:>3}. {mark} {step.step}"
+        if not step.success:
+            line += f"  -- {step.message}"
+        print(line)
+    report = result.report
+    print(
+        f"stop: {result.stop_reason}  SR {int(report.success)}  EXEC {int(report.executable)}  "
+        f"GCR {report.gcr:.2f} ({report.conditions_met}/{report.conditions_total})  "
+        f"corrections {result.corrections}  backtracks {result.backtracks}"
+    )
+    tokens = result.tokens
+    label = " (tiktoken estimate)" if tokens.estimated else ""
+    phases = ", ".join(f"{p} {t.total_tokens}" for p, t in tokens.per_phase.items())
+    print(
+        f"tokens{label}: prompt {tokens.prompt_tokens}, completion {tokens.completion_tokens}, "
+        f"total {tokens.total_tokens} [{phases}] in {result.llm_calls} LLM calls, "
+        f"{result.wall_time_s:.1f} s"
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every sub-command."""
     parser = argparse.ArgumentParser(
@@ -110,6 +186,22 @@ def build_parser() -> argparse.ArgumentParser:
     gold.add_argument("--all", action="store_true", help="every task")
     gold.add_argument("--json", action="store_true", help="end with one JSON summary line")
     gold.set_defaults(func=cmd_gold)
+
+    run = sub.add_parser("run", help="run a Tree-Planner episode on a task")
+    run.add_argument("--env", default="virtualhome")
+    run.add_argument("--task", required=True, metavar="ID")
+    run.add_argument("--llm", required=True, metavar="SPEC", help="e.g. openai:gpt-4o-mini")
+    run.add_argument("--base-url", help="OpenAI-compatible endpoint (default: $OPENAI_BASE_URL)")
+    run.add_argument("--samples", type=int, default=50, metavar="N", help="plans sampled (50)")
+    run.add_argument("--votes", type=int, default=20, metavar="K", help="votes per choice (20)")
+    run.add_argument("--max-corrections", type=int, default=10, metavar="C", help="0 = none")
+    run.add_argument("--seed", type=int, default=0)
+    run.add_argument("--token-budget", type=int, default=None, metavar="T")
+    run.add_argument("--out", metavar="FILE", help="write the full EpisodeResult as JSON")
+    run.add_argument("--dot", metavar="FILE", help="write the action tree as Graphviz DOT")
+    run.add_argument("--json", action="store_true", help="end with one JSON summary line")
+    run.add_argument("--verbose", action="store_true", help="with --json, print the episode too")
+    run.set_defaults(func=cmd_run)
     return parser
 
 

@@ -77,6 +77,10 @@ class VirtualHomeEnv:
             for i, line in enumerate(data.load_gold_program(task_id), start=1)
         ]
 
+    def synonyms(self) -> dict[str, list[str]]:
+        """Class-name synonyms the simulator knows (e.g. `tv` -> `television`), for grounding."""
+        return data.name_equivalence()
+
     # -- episode -----------------------------------------------------------------------------
     def reset(self, task: Task | str) -> str:
         self._task = data.get_task(task)

@@ -1,0 +1,120 @@
+"""Phase 1: one LLM call for N candidate plans, parsed and grounded against the scene."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+
+from pydantic import BaseModel, Field
+
+from environments import Environment, Task
+from planner.grounding import ObjectGrounder
+from planner.llm_client import LLMClient, SamplingParams
+from prompts import load_text, render
+from skills import PlanParseError, Step, parse_step
+
+
+class PlanSamples(BaseModel):
+    """The plans one sampling call produced: kept plans in sample order, and why others went."""
+
+    requested: int
+    plans: list[list[Step]] = Field(default_factory=list)
+    plan_sample_ids: list[int] = Field(default_factory=list, description="sample index of each plan")
+    dropped: dict[str, int] = Field(default_factory=dict, description="reason -> count")
+    raw: list[str] = Field(default_factory=list, description="the model's text of every sample")
+
+    @property
+    def distinct(self) -> int:
+        return len({tuple(p) for p in self.plans})
+
+
+@dataclass(frozen=True)
+class PlanSamplingConfig:
+    """Settings of plan sampling (the paper's: N=50, temperature 0.8, top-p 0.95)."""
+
+    n: int = 50
+    temperature: float = 0.8
+    top_p: float = 0.95
+    max_tokens: int = 512
+    max_steps: int = 40
+    seed: int = 0
+
+
+def scene_lines(env: Environment) -> dict[str, str]:
+    """Rooms, objects and location as the prompts show them."""
+    location = env.location()
+    return {
+        "rooms": ", ".join(r.render() for r in env.rooms()),
+        "objects": ", ".join(o.render() for o in env.objects()),
+        "location": location.render() if location else "house",
+    }
+
+
+def plan_prompt(env: Environment, task: Task) -> str:
+    """The plan-sampling prompt: static part (skills, examples) first, then scene and task."""
+    return render(
+        env.name,
+        "plan_sampling",
+        skills=env.vocabulary.describe(),
+        examples=load_text(env.name, "examples.txt"),
+        title=task.title,
+        description=task.description,
+        **scene_lines(env),
+    )
+
+
+def parse_sample(
+    text: str, env: Environment, grounder: ObjectGrounder, max_steps: int
+) -> tuple[list[Step] | None, str | None]:
+    """One sample's text -> grounded plan, or (None, reason it was dropped)."""
+    steps: list[Step] = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if line.strip().lower().startswith("task:"):
+            break  # the model went on to write another example
+        if "[" not in line:
+            continue
+        try:
+            step = parse_step(line, env.vocabulary, line_no=number)
+        except PlanParseError as exc:
+            return None, exc.kind
+        grounded = grounder.ground_step(step)
+        if grounded is None:
+            return None, "unknown_object"
+        steps.append(grounded)
+        if len(steps) >= max_steps:
+            break
+    if not steps:
+        return None, "empty"
+    return steps, None
+
+
+def sample_plans(
+    client: LLMClient,
+    env: Environment,
+    task: Task,
+    config: PlanSamplingConfig | None = None,
+    *,
+    grounder: ObjectGrounder | None = None,
+) -> PlanSamples:
+    """Ask the model once for `config.n` plans (the environment must be reset to `task`)."""
+    config = config or PlanSamplingConfig()
+    params = SamplingParams(
+        temperature=config.temperature,
+        top_p=config.top_p,
+        max_tokens=config.max_tokens,
+        stop=["\n\n", "\nTask:"],
+        seed=config.seed,
+    )
+    texts = client.sample(plan_prompt(env, task), config.n, params, phase="plan_sampling")
+    grounder = grounder or ObjectGrounder(env.objects(), getattr(env, "synonyms", lambda: None)())
+    samples = PlanSamples(requested=config.n, raw=texts)
+    reasons: Counter[str] = Counter()
+    for index, text in enumerate(texts):
+        plan, reason = parse_sample(text, env, grounder, config.max_steps)
+        if plan is None:
+            reasons[reason or "unparseable"] += 1
+            continue
+        samples.plans.append(plan)
+        samples.plan_sample_ids.append(index)
+    samples.dropped = dict(reasons)
+    return samples
