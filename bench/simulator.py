@@ -27,6 +27,7 @@ import math
 import statistics
 import time
 from collections.abc import Callable
+from functools import partial
 from typing import TypeVar
 
 from environments.virtualhome import VirtualHomeEnv
@@ -63,13 +64,13 @@ def bench_calls(task_ids: list[str]) -> dict[str, list[float]]:
         for step in plan:
             ms, before = timed(env.snapshot)
             samples["snapshot"].append(ms)
-            ms, outcome = timed(lambda step=step: env.step(step))
+            ms, outcome = timed(partial(env.step, step))
             samples["step"].append(ms)
             after = env.snapshot()
-            samples["restore"].append(timed(lambda before=before: env.restore(before))[0])
-            samples["restore"].append(timed(lambda after=after: env.restore(after))[0])
+            samples["restore"].append(timed(partial(env.restore, before))[0])
+            samples["restore"].append(timed(partial(env.restore, after))[0])
             samples["observe"].append(timed(env.observe)[0])
-            samples["focus"].append(timed(lambda step=step: env.observe(focus=step.args))[0])
+            samples["focus"].append(timed(partial(env.observe, focus=step.args))[0])
             if not outcome.success:
                 break
     return samples
@@ -78,7 +79,7 @@ def bench_calls(task_ids: list[str]) -> dict[str, list[float]]:
 def bench_task_loads(task_ids: list[str]) -> list[float]:
     """Time of `reset` when the task's scene must be read and built (never a cache hit)."""
     env = VirtualHomeEnv(scene_cache_size=1)
-    return [timed(lambda task_id=task_id: env.reset(task_id))[0] for task_id in task_ids]
+    return [timed(partial(env.reset, task_id))[0] for task_id in task_ids]
 
 
 def bench_gold_replay(task_ids: list[str]) -> float:

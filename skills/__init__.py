@@ -1,6 +1,7 @@
 """Skill vocabularies: the actions plans are written in, and plan text <-> typed steps."""
 
 from skills.errors import PlanParseError, TreePlannerError
+from skills.grammar import choice_grammar, plan_grammar
 from skills.parser import normalise_name, parse_plan, parse_step, render_plan
 from skills.step import END_STEP, ObjectRef, Step
 from skills.vocabulary import Skill, SkillVocabulary, action_key, load_vocabulary
@@ -14,9 +15,11 @@ __all__ = [
     "Step",
     "TreePlannerError",
     "action_key",
+    "choice_grammar",
     "load_vocabulary",
     "normalise_name",
     "parse_plan",
     "parse_step",
+    "plan_grammar",
     "render_plan",
 ]

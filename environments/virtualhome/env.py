@@ -100,12 +100,17 @@ class VirtualHomeEnv:
         for arg in step.args:
             if arg.id is None or state.get_node(arg.id) is None or arg.id == CHARACTER_ID:
                 return self._failed(text, f"{arg.render()} is not an object of this scene")
-        args = [(arg.name, int(arg.id)) for arg in step.args if arg.id is not None]
+        # The simulator selects objects by id; record the step under the scene's names.
+        canonical = Step(
+            skill.name,
+            tuple(ObjectRef(state.get_node(a.id).class_name, a.id) for a in step.args),
+        )
+        args = [(arg.name, int(arg.id)) for arg in canonical.args if arg.id is not None]
         ok, next_state, message = execute(state, skill.simulator_name, args, len(self._trajectory))
         if not ok:
             return self._failed(text, message)
         self._state = next_state
-        self._trajectory = (*self._trajectory, step)
+        self._trajectory = (*self._trajectory, canonical)
         self._last_failed = False
         return StepOutcome(step=text, success=True)
 
@@ -195,7 +200,7 @@ class VirtualHomeEnv:
             rooms = tuple(ObjectRef(n["class_name"], n["id"]) for n in nodes if n["category"] == "Rooms")
             scene = _Scene(graph, objects, rooms)
             self._scenes[task_id] = scene
-            while len(self._scenes) > self._scene_cache_size:
-                self._scenes.popitem(last=False)
         self._scenes.move_to_end(task_id)
+        while len(self._scenes) > self._scene_cache_size:
+            self._scenes.popitem(last=False)
         return scene
