@@ -33,7 +33,10 @@ def check_env(env: Environment, task: Task | str | None = None) -> None:
     )
     before = env.snapshot()
     seen = env.observe()
-    bogus = Step(env.vocabulary.skills[0].name, (ObjectRef("no_such_object", -12345),) * env.vocabulary.skills[0].arity)
+    bogus = Step(
+        env.vocabulary.skills[0].name,
+        (ObjectRef("no_such_object", -12345),) * env.vocabulary.skills[0].arity,
+    )
     outcome = env.step(bogus)
     _require(isinstance(outcome, StepOutcome), "step() must return a StepOutcome")
     _require(not outcome.success and bool(outcome.message), "a bad step must fail with a message")

@@ -3,7 +3,7 @@
 from skills.errors import TreePlannerError
 
 
-class EnvironmentError_(TreePlannerError):  # noqa: N801 - avoid shadowing the builtin
+class EnvironmentError_(TreePlannerError):
     """An environment cannot do what was asked (not an ordinary failed step)."""
 
 

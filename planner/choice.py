@@ -18,9 +18,9 @@ from planner.ledger import Phase
 
 LETTERS = string.ascii_uppercase
 
-_LEADING = re.compile(r"^\W*([A-Za-z])(?:[\s).:,\]]|$)")
 _NAMED = re.compile(r"(?:answer|option|choice)\W{0,3}(?:is\W{0,3})?\(?([A-Za-z])\b", re.IGNORECASE)
-_STANDALONE = re.compile(r"\b([A-Z])\b")
+_MARKED = re.compile(r"(?:^|[\s(\[])([A-Za-z])(?:[).:\]]|$)")
+_STANDALONE = re.compile(r"\b([A-Z])\b(?!\s+[a-z])")
 
 
 @dataclass(frozen=True)
@@ -36,9 +36,13 @@ class Choice:
 
 @runtime_checkable
 class Chooser(Protocol):
-    """Picks one of `options` (rendered steps, most supported first) given a decision prompt."""
+    """Picks one of `options` (rendered steps, most supported first) given a decision prompt.
+
+    `template` names the prompt template the decider renders for this chooser.
+    """
 
     name: str
+    template: str
 
     def choose(
         self, prompt: str, options: Sequence[str], *, phase: Phase, node: int, seed: int
@@ -53,9 +57,10 @@ def option_list(options: Sequence[str]) -> str:
 def parse_choice(reply: str, options: Sequence[str]) -> int | None:
     """The option a reply names: by letter (`B`, `(B)`, `Answer: B`) or by the option's text."""
     text = reply.strip()
-    for pattern in (_LEADING, _NAMED, _STANDALONE):
-        match = pattern.search(text)
-        if match:
+    # "Answer: B", then a marked letter ("B", "(B)", "b."), then a capital standing alone that is
+    # not a word ("I choose B", "A good one is C").
+    for pattern in (_NAMED, _MARKED, _STANDALONE):
+        for match in pattern.finditer(text):
             index = LETTERS.index(match.group(1).upper())
             if index < len(options):
                 return index
@@ -69,6 +74,7 @@ class VoteChooser:
     """Self-consistency voting over k sampled answers (works with any chat model)."""
 
     name = "vote"
+    template = "decision"
 
     def __init__(self, client: object, votes: int = 20, temperature: float = 0.7) -> None:
         from planner.llm_client import LLMClient
@@ -82,7 +88,11 @@ class VoteChooser:
         self, prompt: str, options: Sequence[str], *, phase: Phase, node: int, seed: int
     ) -> Choice:
         from planner.llm_client import SamplingParams
+        from skills import choice_grammar
 
+        extra = {}
+        if getattr(self.client.llm, "supports_grammar", False):
+            extra["grammar"] = choice_grammar(len(options))
         invalid = 0
         for attempt in range(2):
             params = SamplingParams(
@@ -91,6 +101,7 @@ class VoteChooser:
                 max_tokens=8,
                 stop=["\n"],
                 seed=seed + 1000 * attempt,
+                extra=extra,
             )
             replies = self.client.sample(prompt, self.votes, params, phase=phase, node=node)
             picks = [parse_choice(r, options) for r in replies]
@@ -102,3 +113,51 @@ class VoteChooser:
                 index = min(i for i, c in counts.items() if c == best)  # tie: more plans
                 return Choice(index, self.name, invalid, False, tuple(valid))
         return Choice(0, self.name, invalid, True, ())
+
+
+class ScoreChooser:
+    """Scores each option's text as a continuation of the prompt and takes the most likely.
+
+    Needs a model exposing `score_continuations` (the embedded llama.cpp model); the score is
+    the mean log-probability per token, so short options such as `[END]` are not favoured.
+    """
+
+    name = "score"
+    template = "decision_score"
+
+    def __init__(self, client: object) -> None:
+        from planner.llm_client import LLMClient
+
+        assert isinstance(client, LLMClient)
+        self.client = client
+
+    def choose(
+        self, prompt: str, options: Sequence[str], *, phase: Phase, node: int, seed: int
+    ) -> Choice:
+        scores = self.client.score(prompt, [f" {o}" for o in options], phase=phase, node=node)
+        best = max(range(len(options)), key=lambda i: (scores[i], -i))
+        return Choice(best, self.name)
+
+
+def can_score(llm: object) -> bool:
+    """Whether `llm` can score continuations (exposes logits)."""
+    return bool(getattr(llm, "supports_scoring", False)) and hasattr(llm, "score_continuations")
+
+
+def make_chooser(
+    strategy: str, client: object, votes: int = 20, temperature: float = 0.7
+) -> Chooser:
+    """`vote`, `score`, or `auto` (score where the model exposes logits, else vote)."""
+    from planner.errors import PlannerError
+    from planner.llm_client import LLMClient
+
+    assert isinstance(client, LLMClient)
+    if strategy == "auto":
+        strategy = "score" if can_score(client.llm) else "vote"
+    if strategy == "vote":
+        return VoteChooser(client, votes=votes, temperature=temperature)
+    if strategy == "score":
+        if not can_score(client.llm):
+            raise PlannerError("--choice score needs a model that exposes logits (the local model)")
+        return ScoreChooser(client)
+    raise PlannerError(f"unknown choice strategy {strategy!r}; use vote, score or auto")

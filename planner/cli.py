@@ -72,7 +72,8 @@ def _status(result: object) -> str:
 
     assert isinstance(result, ReplayResult)
     report = result.report
-    text = f"SR {int(report.success)} GCR {report.gcr:.2f} ({report.conditions_met}/{report.conditions_total})"
+    met = f"{report.conditions_met}/{report.conditions_total}"
+    text = f"SR {int(report.success)} GCR {report.gcr:.2f} ({met})"
     if result.failure is not None:
         text += f"; failed at {result.failure.step}: {result.failure.message}"
     return text
@@ -92,6 +93,9 @@ def _print_replay(result: object, verbose: bool) -> None:
     print(f"{result.task_id}: {_status(result)}")
 
 
+LOCAL_SAMPLES = 10
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     """Run one Tree-Planner episode and print the tree, the steps, the metrics and the tokens."""
     from environments import make_env
@@ -101,9 +105,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     env = make_env(args.env)
     task = env.task(args.task) if hasattr(env, "task") else args.task
     llm = make_llm(args.llm, base_url=args.base_url)
+    local = args.llm.split(":")[0] == "local"
     planner = TreePlanner(
         llm,
-        n_samples=args.samples,
+        n_samples=args.samples or (LOCAL_SAMPLES if local else 50),
+        choice=args.choice,
         votes=args.votes,
         max_corrections=args.max_corrections,
         seed=args.seed,
@@ -190,9 +196,27 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="run a Tree-Planner episode on a task")
     run.add_argument("--env", default="virtualhome")
     run.add_argument("--task", required=True, metavar="ID")
-    run.add_argument("--llm", required=True, metavar="SPEC", help="e.g. openai:gpt-4o-mini")
+    run.add_argument(
+        "--llm",
+        default="local",
+        metavar="SPEC",
+        help="local (embedded Gemma 3 270M, the default), local:smollm2, local:/path.gguf, "
+        "openai:<model>",
+    )
     run.add_argument("--base-url", help="OpenAI-compatible endpoint (default: $OPENAI_BASE_URL)")
-    run.add_argument("--samples", type=int, default=50, metavar="N", help="plans sampled (50)")
+    run.add_argument(
+        "--samples",
+        type=int,
+        default=None,
+        metavar="N",
+        help="plans sampled (50; 10 for local models)",
+    )
+    run.add_argument(
+        "--choice",
+        choices=["auto", "vote", "score"],
+        default="auto",
+        help="how branches are chosen: vote (k samples), score (option likelihood), auto",
+    )
     run.add_argument("--votes", type=int, default=20, metavar="K", help="votes per choice (20)")
     run.add_argument("--max-corrections", type=int, default=10, metavar="C", help="0 = none")
     run.add_argument("--seed", type=int, default=0)

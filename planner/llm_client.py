@@ -50,15 +50,55 @@ class LLMClient:
         node: int | None = None,
     ) -> list[str]:
         """Return `n` sampled completions of `prompt`, recording usage in the ledger."""
-        messages = [HumanMessage(prompt)] if isinstance(prompt, str) else list(prompt)
+        messages: list[BaseMessage] = (
+            [HumanMessage(prompt)] if isinstance(prompt, str) else list(prompt)
+        )
         texts: list[str] = []
         if n > 1 and self.supports_n is not False:
             texts = self._request(messages, n, params, params.seed, phase, node)
             if self.supports_n is None:
                 self.supports_n = len(texts) >= n
         while len(texts) < n:
-            texts += self._request(messages, 1, params, params.seed + len(texts), phase, node)
+            more = self._request(messages, 1, params, params.seed + len(texts), phase, node)
+            if not more:
+                raise LLMError(f"{type(self.llm).__name__} returned no completion")
+            texts += more
         return texts[:n]
+
+    def score(
+        self, prompt: str, continuations: Sequence[str], *, phase: Phase, node: int | None = None
+    ) -> list[float]:
+        """Log-likelihood scores of `continuations` after `prompt` (models with logits only).
+
+        Usage: every evaluated token counts as a prompt token; nothing is generated.
+        """
+        self._check_budget()
+        score = getattr(self.llm, "score_continuations", None)
+        if score is None:
+            raise LLMError(f"{type(self.llm).__name__} cannot score continuations")
+        try:
+            scores, prompt_tokens, evaluated = score(prompt, continuations)
+        except LLMError:
+            raise
+        except Exception as exc:
+            raise _translate(exc) from exc
+        self.ledger.record(
+            LLMCall(
+                phase=phase,
+                node=node,
+                prompt_tokens=prompt_tokens + evaluated,
+                completion_tokens=0,
+                samples_requested=len(continuations),
+                samples_returned=len(continuations),
+            )
+        )
+        return list(scores)
+
+    def _check_budget(self) -> None:
+        if self.token_budget is not None and self.ledger.total_tokens >= self.token_budget:
+            raise BudgetExhaustedError(
+                f"token budget of {self.token_budget} spent ({self.ledger.total_tokens} used)"
+            )
 
     def _request(
         self,
@@ -69,10 +109,7 @@ class LLMClient:
         phase: Phase,
         node: int | None,
     ) -> list[str]:
-        if self.token_budget is not None and self.ledger.total_tokens >= self.token_budget:
-            raise BudgetExhaustedError(
-                f"token budget of {self.token_budget} spent ({self.ledger.total_tokens} used)"
-            )
+        self._check_budget()
         kwargs: dict[str, Any] = {
             "temperature": params.temperature,
             "top_p": params.top_p,
@@ -112,10 +149,11 @@ def _usage(
 ) -> LLMCall:
     """Usage of one request: the provider's per-request figure, else per-message, else tiktoken."""
     cached = any(
-        bool((g.generation_info or {}).get("cached")) or bool(g.message.response_metadata.get("cached"))
+        bool((g.generation_info or {}).get("cached"))
+        or bool(g.message.response_metadata.get("cached"))
         for g in generations
     )
-    common = {
+    common: dict[str, Any] = {
         "phase": phase,
         "node": node,
         "samples_requested": requested,

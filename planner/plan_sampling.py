@@ -11,7 +11,7 @@ from environments import Environment, Task
 from planner.grounding import ObjectGrounder
 from planner.llm_client import LLMClient, SamplingParams
 from prompts import load_text, render
-from skills import PlanParseError, Step, parse_step
+from skills import PlanParseError, Step, parse_step, plan_grammar
 
 
 class PlanSamples(BaseModel):
@@ -19,7 +19,9 @@ class PlanSamples(BaseModel):
 
     requested: int
     plans: list[list[Step]] = Field(default_factory=list)
-    plan_sample_ids: list[int] = Field(default_factory=list, description="sample index of each plan")
+    plan_sample_ids: list[int] = Field(
+        default_factory=list, description="sample index of each plan"
+    )
     dropped: dict[str, int] = Field(default_factory=dict, description="reason -> count")
     raw: list[str] = Field(default_factory=list, description="the model's text of every sample")
 
@@ -105,6 +107,9 @@ def sample_plans(
         stop=["\n\n", "\nTask:"],
         seed=config.seed,
     )
+    if getattr(client.llm, "supports_grammar", False):
+        # Constrained decoding: only vocabulary steps naming scene objects can be written.
+        params.extra["grammar"] = plan_grammar(env.vocabulary, env.objects(), config.max_steps)
     texts = client.sample(plan_prompt(env, task), config.n, params, phase="plan_sampling")
     grounder = grounder or ObjectGrounder(env.objects(), getattr(env, "synonyms", lambda: None)())
     samples = PlanSamples(requested=config.n, raw=texts)

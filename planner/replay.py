@@ -1,4 +1,4 @@
-"""Open-loop replay of a fixed plan (e.g. a task's gold program) through the Environment protocol."""
+"""Open-loop replay of a fixed plan (e.g. a task's gold program) through the environment."""
 
 from __future__ import annotations
 

@@ -151,7 +151,7 @@ def tree_to_dot(tree: nx.DiGraph) -> str:
     lines = ["digraph action_tree {", '  node [shape=box, fontname="monospace"];']
     for node, data in tree.nodes(data=True):
         label = "ROOT" if data["step"] is None else data["step"].render()
-        label = f"{label}\\n×{data['count']}".replace('"', '\\"')
+        label = f"{label}\\nx{data['count']}".replace('"', '\\"')
         colour = _COLOURS.get(data["status"], "white")
         lines.append(f'  n{node} [label="{label}", style=filled, fillcolor={colour}];')
     lines.extend(f"  n{u} -> n{v};" for u, v in tree.edges)

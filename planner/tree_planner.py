@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from langchain_core.language_models import BaseChatModel
 
 from environments import Environment, Task
-from planner.choice import Chooser, VoteChooser
+from planner.choice import Chooser, make_chooser
 from planner.deciding import DecisionConfig, DecisionTrace, grounded_decide
 from planner.errors import BudgetExhaustedError, LLMError
 from planner.llm_client import LLMClient
@@ -36,10 +36,13 @@ class TreePlanner:
     token_budget: int | None = None
     llm_name: str = ""
     method: str = "tree-planner"
+    choice: str = "auto"
 
     def chooser(self, client: LLMClient) -> Chooser:
-        """The choice strategy at branches (self-consistency voting)."""
-        return VoteChooser(client, votes=self.votes, temperature=self.vote_temperature)
+        """The choice strategy at branches: `vote`, `score` or `auto` (score when logits exist)."""
+        return make_chooser(
+            self.choice, client, votes=self.votes, temperature=self.vote_temperature
+        )
 
     def run(self, env: Environment, task: Task | str) -> EpisodeResult:
         """Run one episode; LLM errors end it early with the error recorded, never lost."""
@@ -50,6 +53,7 @@ class TreePlanner:
         samples = PlanSamples(requested=self.n_samples)
         trace = DecisionTrace()
         tree = build_action_tree([])
+        chooser = self.chooser(client)
         try:
             samples = sample_plans(
                 client,
@@ -67,7 +71,7 @@ class TreePlanner:
                 env,
                 task,
                 tree,
-                self.chooser(client),
+                chooser,
                 DecisionConfig(max_corrections=self.max_corrections, seed=self.seed),
             )
         except LLMError as exc:
@@ -99,6 +103,7 @@ class TreePlanner:
                 "plans_distinct": samples.distinct,
                 "plans_dropped": samples.dropped,
                 "tree": tree_stats(tree),
+                "choice": chooser.name,
                 "llm_decisions": trace.llm_decisions,
                 "free_decisions": trace.free_decisions,
                 "invalid_replies": trace.invalid_replies,

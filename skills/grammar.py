@@ -17,12 +17,49 @@ def _literal(text: str) -> str:
     return json.dumps(text)  # a GBNF string literal uses JSON's escapes
 
 
+def _trie_rules(strings: list[str], prefix: str = "obj") -> list[str]:
+    """GBNF rules matching exactly `strings`, factored as a trie on shared prefixes.
+
+    llama.cpp tracks one parse stack per live alternative, so 300 flat alternatives sharing the
+    prefix `<` make every sampled token expensive; a trie keeps only a few alive at a time.
+    """
+    rules: list[str] = []
+    counter = [0]
+
+    def build(group: list[str]) -> str:
+        # group: non-empty suffixes (possibly including "") sharing the prefix already emitted
+        alternatives = []
+        if "" in group:
+            alternatives.append('""')
+        by_head: dict[str, list[str]] = {}
+        for text in group:
+            if text:
+                by_head.setdefault(text[0], []).append(text)
+        for members in by_head.values():
+            common = members[0]
+            for other in members[1:]:
+                while not other.startswith(common):
+                    common = common[:-1]
+            rest = [m[len(common) :] for m in members]
+            if rest == [""]:
+                alternatives.append(_literal(common))
+            else:
+                counter[0] += 1
+                name = f"{prefix}{counter[0]}"
+                rules.append(f"{name} ::= {build(rest)}")
+                alternatives.append(f"{_literal(common)} {name}")
+        return " | ".join(alternatives)
+
+    rules.insert(0, f"object ::= {build(sorted(set(strings)))}")
+    return rules
+
+
 def plan_grammar(
     vocabulary: SkillVocabulary, objects: Iterable[ObjectRef], max_steps: int = 30
 ) -> str:
     """GBNF for a plan: 1..max_steps lines `[Action] <name> (id) ...`, then a blank line."""
-    object_alternatives = " | ".join(sorted({_literal(o.render()) for o in objects}))
-    if not object_alternatives:
+    names = [o.render() for o in objects]
+    if not names:
         raise ValueError("a plan grammar needs at least one object")
     step_rules = []
     for skill in vocabulary.skills:
@@ -32,7 +69,7 @@ def plan_grammar(
         [
             f'root ::= step ("\\n" step){{0,{max(0, max_steps - 1)}}} "\\n\\n"',
             "step ::= " + " | ".join(f"( {rule} )" for rule in step_rules),
-            f"object ::= {object_alternatives}",
+            *_trie_rules(names),
         ]
     )
 

@@ -57,7 +57,9 @@ def parse_step(
         args.append(ObjectRef(normalise_name(arg.group(1)), _int_or_none(arg.group(2))))
         pos = arg.end()
     if not _TRAILER.match(body[pos:]):
-        raise PlanParseError("unparseable", line, f"unexpected text {body[pos:].strip()!r}", line_no)
+        raise PlanParseError(
+            "unparseable", line, f"unexpected text {body[pos:].strip()!r}", line_no
+        )
     if len(args) != skill.arity:
         raise PlanParseError(
             "wrong_arity",

@@ -115,7 +115,9 @@ def get_task(task: Task | str) -> Task:
     index = task_index()
     if task_id not in index:
         close = [t for t in index if t.split("_")[0] == task_id.split("_")[0]][:5]
-        hint = f"; did you mean {', '.join(close)}?" if close else "; `treeplanner tasks` lists them"
+        hint = (
+            f"; did you mean {', '.join(close)}?" if close else "; `treeplanner tasks` lists them"
+        )
         raise UnknownTaskError(f"unknown VirtualHome task {task_id!r}{hint}")
     return index[task_id]
 
@@ -129,7 +131,9 @@ def load_goals(task_id: str) -> TaskGoals:
             states.append(StateGoal(int(goal["id"]), goal["class_name"], goal["state"].upper()))
         else:
             relations.append(
-                RelationGoal(int(goal["from_id"]), goal["relation_type"].upper(), int(goal["to_id"]))
+                RelationGoal(
+                    int(goal["from_id"]), goal["relation_type"].upper(), int(goal["to_id"])
+                )
             )
     actions = tuple(a.upper() for a in record["actions"])
     return TaskGoals(tuple(states), tuple(relations), actions)

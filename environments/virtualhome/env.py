@@ -128,12 +128,11 @@ class VirtualHomeEnv:
 
     def observe(self, focus: Iterable[ObjectRef | int] | None = None) -> str:
         state = self._require_state()
-        ids = None
+        ids: list[int] | None = None
         if focus is not None:
-            ids = list(dict.fromkeys(f.id if isinstance(f, ObjectRef) else f for f in focus))
-        return render_observation(
-            state, self._current_view(), [i for i in ids if i is not None] if ids else ids
-        )
+            refs = (f.id if isinstance(f, ObjectRef) else f for f in focus)
+            ids = list(dict.fromkeys(i for i in refs if i is not None and i != CHARACTER_ID))
+        return render_observation(state, self._current_view(), ids)
 
     def snapshot(self) -> VirtualHomeSnapshot:
         state = self._require_state()
@@ -197,7 +196,9 @@ class VirtualHomeEnv:
             objects = tuple(
                 ObjectRef(n["class_name"], n["id"]) for n in nodes if n["id"] != CHARACTER_ID
             )
-            rooms = tuple(ObjectRef(n["class_name"], n["id"]) for n in nodes if n["category"] == "Rooms")
+            rooms = tuple(
+                ObjectRef(n["class_name"], n["id"]) for n in nodes if n["category"] == "Rooms"
+            )
             scene = _Scene(graph, objects, rooms)
             self._scenes[task_id] = scene
         self._scenes.move_to_end(task_id)

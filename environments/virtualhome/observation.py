@@ -32,9 +32,7 @@ def compute_view(state: Any, room_ids: Collection[int], character_id: int = CHAR
     rel = simulator().environment.Relation
     closed = simulator().environment.State.CLOSED
     character = state.get_node(character_id)
-    room = next(
-        (n for n in state.get_nodes_from(character, rel.INSIDE) if n.id in room_ids), None
-    )
+    room = next((n for n in state.get_nodes_from(character, rel.INSIDE) if n.id in room_ids), None)
     held = tuple(
         (hand, node)
         for hand, relation in (("right", rel.HOLDS_RH), ("left", rel.HOLDS_LH))
@@ -81,7 +79,9 @@ def describe_object(state: Any, node: Any, view: View) -> str:
         parts.append(f"is in your {holders[0]} hand")
     else:
         inside = [
-            n for n in state.get_nodes_from(node, rel.INSIDE) if view.room is None or n.id != view.room.id
+            n
+            for n in state.get_nodes_from(node, rel.INSIDE)
+            if view.room is None or n.id != view.room.id
         ]
         on = list(state.get_nodes_from(node, rel.ON))
         if inside:

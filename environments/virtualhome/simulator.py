@@ -49,7 +49,9 @@ def build_graph(graph_dict: dict) -> Any:
 
 def initial_state(graph: Any, name_equivalence: dict) -> Any:
     """A persistent `EnvironmentState` where `(N)` in a step is the node id N."""
-    return simulator().environment.EnvironmentState(graph, name_equivalence, instance_selection=True)
+    return simulator().environment.EnvironmentState(
+        graph, name_equivalence, instance_selection=True
+    )
 
 
 def execute(
