@@ -93,7 +93,7 @@ def _print_replay(result: object, verbose: bool) -> None:
     print(f"{result.task_id}: {_status(result)}")
 
 
-LOCAL_SAMPLES = 10
+LOCAL_SAMPLES = 5
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -209,7 +209,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         default=None,
         metavar="N",
-        help="plans sampled (50; 10 for local models)",
+        help="plans sampled (50; 5 for local models)",
     )
     run.add_argument(
         "--choice",

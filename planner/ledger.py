@@ -24,6 +24,7 @@ class LLMCall(BaseModel):
     prompt_tokens: int
     completion_tokens: int
     estimated: bool = False
+    cached_prompt_tokens: int = 0
     samples_requested: int = 1
     samples_returned: int = 1
     cached: bool = False
@@ -37,6 +38,7 @@ class TokenTotals(BaseModel):
     completion_tokens: int = 0
     estimated_prompt_tokens: int = 0
     estimated_completion_tokens: int = 0
+    cached_prompt_tokens: int = 0
 
     @property
     def total_tokens(self) -> int:
@@ -53,6 +55,7 @@ class TokenTotals(BaseModel):
             totals.calls += 1
             totals.prompt_tokens += call.prompt_tokens
             totals.completion_tokens += call.completion_tokens
+            totals.cached_prompt_tokens += call.cached_prompt_tokens
             if call.estimated:
                 totals.estimated_prompt_tokens += call.prompt_tokens
                 totals.estimated_completion_tokens += call.completion_tokens

@@ -162,9 +162,11 @@ def _usage(
     }
     token_usage = (result.llm_output or {}).get("token_usage") or {}
     if "prompt_tokens" in token_usage and "completion_tokens" in token_usage:
+        details = token_usage.get("prompt_tokens_details") or {}
         return LLMCall(
             prompt_tokens=int(token_usage["prompt_tokens"]),
             completion_tokens=int(token_usage["completion_tokens"]),
+            cached_prompt_tokens=int(details.get("cached_tokens") or 0),
             **common,
         )
     metadata = [getattr(g.message, "usage_metadata", None) for g in generations]
@@ -172,7 +174,14 @@ def _usage(
         # One usage per generation (models that answer one sample per request).
         prompt = max(int(m["input_tokens"]) for m in metadata if m is not None)
         completion = sum(int(m["output_tokens"]) for m in metadata if m is not None)
-        return LLMCall(prompt_tokens=prompt, completion_tokens=completion, **common)
+        cached = sum(
+            int((m.get("input_token_details") or {}).get("cache_read") or 0)
+            for m in metadata
+            if m is not None
+        )
+        return LLMCall(
+            prompt_tokens=prompt, completion_tokens=completion, cached_prompt_tokens=cached, **common
+        )
     prompt_text = "\n".join(str(m.content) for m in messages)
     return LLMCall(
         prompt_tokens=estimate_tokens(prompt_text),

@@ -27,7 +27,11 @@ INSTALL_HINT = "pip install 'treeplanner[local]'  (or run ./scripts/setup)"
 
 
 def default_threads() -> int:
-    """`TREEPLANNER_THREADS`, else all cores but one (llama.cpp collapses when cores are shared)."""
+    """`TREEPLANNER_THREADS`, else every core (up to 8).
+
+    llama.cpp slows down badly when another process competes for its cores: set
+    `TREEPLANNER_THREADS=1` on a shared machine (CI does).
+    """
     configured = os.environ.get("TREEPLANNER_THREADS")
     if configured:
         try:
@@ -36,7 +40,7 @@ def default_threads() -> int:
             raise LLMConfigError(
                 f"TREEPLANNER_THREADS must be an integer, not {configured!r}"
             ) from exc
-    return max(1, min(8, (os.cpu_count() or 2) - 1))
+    return max(1, min(8, os.cpu_count() or 1))
 
 
 def _common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
@@ -154,6 +158,9 @@ class LocalChatModel(BaseChatModel):
             llama.reset()
         reused = _common_prefix(llama.input_ids[: llama.n_tokens].tolist(), tokens)
         grammar = kwargs.get("grammar")
+        criteria = None
+        if kwargs.get("stop_on_repeat"):
+            criteria = _repeat_stopper(llama, len(tokens), int(kwargs["stop_on_repeat"]))
         out = llama.create_completion(
             tokens,
             max_tokens=int(kwargs.get("max_tokens", self.max_tokens)),
@@ -162,6 +169,7 @@ class LocalChatModel(BaseChatModel):
             seed=int(kwargs.get("seed", 0)),
             stop=stop or [],
             grammar=self._grammar(grammar) if grammar else None,
+            stopping_criteria=criteria,
         )
         assert isinstance(out, dict)
         choice = out["choices"][0]
@@ -251,6 +259,25 @@ class LocalChatModel(BaseChatModel):
         llama.n_tokens = len(prefix)
         llama._requires_eval = True
         return scores, len(prefix), evaluated
+
+
+def _repeat_stopper(llama: Any, prompt_length: int, repeats: int) -> Any:
+    """Stop once the last `repeats` complete lines are identical (tiny models loop on a step)."""
+    from llama_cpp import StoppingCriteriaList
+
+    newline = set(llama.tokenize(b"\n", add_bos=False, special=False))
+
+    def stop(input_ids: Any, logits: Any) -> bool:
+        if int(input_ids[-1]) not in newline:
+            return False
+        text = llama.detokenize(list(input_ids[prompt_length:])).decode("utf-8", "ignore")
+        lines = [line for line in text.split("\n") if line.strip()]
+        if len(lines) >= repeats and len(set(lines[-repeats:])) == 1:
+            return True
+        # a cycle of two or three steps written twice in a row
+        return any(len(lines) >= 2 * p and lines[-p:] == lines[-2 * p : -p] for p in (2, 3))
+
+    return StoppingCriteriaList([stop])
 
 
 def _package_dir(module: str) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from pydantic import BaseModel, Field
@@ -11,7 +12,7 @@ from environments import Environment, Task
 from planner.grounding import ObjectGrounder
 from planner.llm_client import LLMClient, SamplingParams
 from prompts import load_text, render
-from skills import PlanParseError, Step, parse_step, plan_grammar
+from skills import ObjectRef, PlanParseError, Step, parse_step, plan_grammar
 
 
 class PlanSamples(BaseModel):
@@ -38,8 +39,17 @@ class PlanSamplingConfig:
     temperature: float = 0.8
     top_p: float = 0.95
     max_tokens: int = 512
-    max_steps: int = 40
+    max_steps: int = 20
     seed: int = 0
+
+
+def group_objects(objects: Iterable[ObjectRef]) -> str:
+    """Objects grouped by name, `<floor> (2, 3, 4), <sink> (42)`: a third of the flat list's tokens."""
+    ids: dict[str, list[int]] = {}
+    for obj in objects:
+        if obj.id is not None:
+            ids.setdefault(obj.name, []).append(obj.id)
+    return ", ".join(f"<{name}> ({', '.join(map(str, sorted(v)))})" for name, v in ids.items())
 
 
 def scene_lines(env: Environment) -> dict[str, str]:
@@ -47,7 +57,7 @@ def scene_lines(env: Environment) -> dict[str, str]:
     location = env.location()
     return {
         "rooms": ", ".join(r.render() for r in env.rooms()),
-        "objects": ", ".join(o.render() for o in env.objects()),
+        "objects": group_objects(env.objects()),
         "location": location.render() if location else "house",
     }
 
@@ -66,11 +76,20 @@ def plan_prompt(env: Environment, task: Task) -> str:
 
 
 def parse_sample(
-    text: str, env: Environment, grounder: ObjectGrounder, max_steps: int
+    text: str,
+    env: Environment,
+    grounder: ObjectGrounder,
+    max_steps: int,
+    constrained: bool = False,
 ) -> tuple[list[Step] | None, str | None]:
-    """One sample's text -> grounded plan, or (None, reason it was dropped)."""
+    """One sample's text -> grounded plan, or (None, reason it was dropped).
+
+    Under constrained decoding a line can only be unparseable because the token limit cut it
+    off; that last line is then ignored instead of dropping the plan.
+    """
     steps: list[Step] = []
-    for number, line in enumerate(text.splitlines(), start=1):
+    lines = text.splitlines()
+    for number, line in enumerate(lines, start=1):
         if line.strip().lower().startswith("task:"):
             break  # the model went on to write another example
         if "[" not in line:
@@ -78,6 +97,8 @@ def parse_sample(
         try:
             step = parse_step(line, env.vocabulary, line_no=number)
         except PlanParseError as exc:
+            if constrained and number == len(lines):
+                break
             return None, exc.kind
         grounded = grounder.ground_step(step)
         if grounded is None:
@@ -107,15 +128,18 @@ def sample_plans(
         stop=["\n\n", "\nTask:"],
         seed=config.seed,
     )
-    if getattr(client.llm, "supports_grammar", False):
-        # Constrained decoding: only vocabulary steps naming scene objects can be written.
+    constrained = bool(getattr(client.llm, "supports_grammar", False))
+    if constrained:
+        # Constrained decoding: only vocabulary steps naming scene objects can be written; a
+        # model caught repeating one step is stopped after three copies.
         params.extra["grammar"] = plan_grammar(env.vocabulary, env.objects(), config.max_steps)
+        params.extra["stop_on_repeat"] = 3
     texts = client.sample(plan_prompt(env, task), config.n, params, phase="plan_sampling")
     grounder = grounder or ObjectGrounder(env.objects(), getattr(env, "synonyms", lambda: None)())
     samples = PlanSamples(requested=config.n, raw=texts)
     reasons: Counter[str] = Counter()
     for index, text in enumerate(texts):
-        plan, reason = parse_sample(text, env, grounder, config.max_steps)
+        plan, reason = parse_sample(text, env, grounder, config.max_steps, constrained)
         if plan is None:
             reasons[reason or "unparseable"] += 1
             continue
