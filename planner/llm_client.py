@@ -174,13 +174,16 @@ def _usage(
         # One usage per generation (models that answer one sample per request).
         prompt = max(int(m["input_tokens"]) for m in metadata if m is not None)
         completion = sum(int(m["output_tokens"]) for m in metadata if m is not None)
-        cached = sum(
+        cache_read = sum(
             int((m.get("input_token_details") or {}).get("cache_read") or 0)
             for m in metadata
             if m is not None
         )
         return LLMCall(
-            prompt_tokens=prompt, completion_tokens=completion, cached_prompt_tokens=cached, **common
+            prompt_tokens=prompt,
+            completion_tokens=completion,
+            cached_prompt_tokens=cache_read,
+            **common,
         )
     prompt_text = "\n".join(str(m.content) for m in messages)
     return LLMCall(
