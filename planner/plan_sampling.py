@@ -44,7 +44,7 @@ class PlanSamplingConfig:
 
 
 def group_objects(objects: Iterable[ObjectRef]) -> str:
-    """Objects grouped by name, `<floor> (2, 3, 4), <sink> (42)`: a third of the flat list's tokens."""
+    """Objects grouped by name, `<floor> (2, 3, 4), <sink> (42)`: a third of the flat tokens."""
     ids: dict[str, list[int]] = {}
     for obj in objects:
         if obj.id is not None:

@@ -164,7 +164,7 @@ def test_the_prompt_lists_rooms_and_objects_as_name_and_ids(env, prompt):
     rooms = "<bathroom> (1), <bedroom> (67), <dining_room> (201), <home_office> (319)"
     assert f"The house has these rooms: {rooms}" in prompt
     listing = prompt.split("Objects in the house: ")[1].split("\n")[0]
-    for obj in ("<washing_machine> (1001)", "<soap> (1002)", "<basket_for_clothes> (1000)"):
+    for obj in ("<washing_machine> (1001", "<soap> (1002", "<basket_for_clothes> (1000"):
         assert obj in listing
     # objects sharing a name are listed once with all their ids
     assert listing.count("<floor> (") == 1
