@@ -1,9 +1,11 @@
-# The two commands of the README: `make demo` (set up, then run the main job) and `make test`.
+# The README's two commands: `make demo` (set up, then run a planning episode on the embedded
+# model) and `make test`.
 VENV := .venv
 STAMP := $(VENV)/.installed-stamp
 TASK ?= 27_2
+RUN_ARGS ?=
 
-.PHONY: setup demo test lint bench
+.PHONY: setup demo gold test lint bench
 
 $(STAMP): pyproject.toml scripts/setup
 	./scripts/setup
@@ -12,6 +14,9 @@ $(STAMP): pyproject.toml scripts/setup
 setup: $(STAMP)
 
 demo: setup
+	$(VENV)/bin/treeplanner run --task $(TASK) $(RUN_ARGS)
+
+gold: setup
 	$(VENV)/bin/treeplanner gold --task $(TASK)
 
 test: setup
@@ -19,6 +24,3 @@ test: setup
 
 lint: setup
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check . && $(VENV)/bin/mypy
-
-bench: setup
-	$(VENV)/bin/python bench/simulator.py
