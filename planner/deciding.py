@@ -25,7 +25,9 @@ from planner.tree import ROOT, object_refs, open_children, parent
 from prompts import render
 from skills import Step
 
-StopReason = Literal["end", "exhausted", "correction_cap", "budget", "error", "max_steps"]
+StopReason = Literal[
+    "end", "exhausted", "correction_cap", "failed", "no_plan", "budget", "error", "max_steps"
+]
 END_LABEL = "[END] (the task is complete)"
 
 

@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 
 from environments import Environment, Task
 from planner.grounding import ObjectGrounder
+from planner.ledger import Phase
 from planner.llm_client import LLMClient, SamplingParams
 from prompts import load_text, render
 from skills import ObjectRef, PlanParseError, Step, parse_step, plan_grammar
@@ -118,8 +119,13 @@ def sample_plans(
     config: PlanSamplingConfig | None = None,
     *,
     grounder: ObjectGrounder | None = None,
+    prompt: str | None = None,
+    phase: Phase = "plan_sampling",
 ) -> PlanSamples:
-    """Ask the model once for `config.n` plans (the environment must be reset to `task`)."""
+    """Ask the model once for `config.n` plans (the environment must be reset to `task`).
+
+    `prompt` replaces the plan-sampling prompt (re-planning baselines ask for a remainder).
+    """
     config = config or PlanSamplingConfig()
     params = SamplingParams(
         temperature=config.temperature,
@@ -134,7 +140,8 @@ def sample_plans(
         # model caught repeating one step is stopped after three copies.
         params.extra["grammar"] = plan_grammar(env.vocabulary, env.objects(), config.max_steps)
         params.extra["stop_on_repeat"] = 3
-    texts = client.sample(plan_prompt(env, task), config.n, params, phase="plan_sampling")
+    prompt = prompt if prompt is not None else plan_prompt(env, task)
+    texts = client.sample(prompt, config.n, params, phase=phase)
     grounder = grounder or ObjectGrounder(env.objects(), getattr(env, "synonyms", lambda: None)())
     samples = PlanSamples(requested=config.n, raw=texts)
     reasons: Counter[str] = Counter()

@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
-import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from langchain_core.language_models import BaseChatModel
 
 from environments import Environment, Task
 from planner.choice import Chooser, make_chooser
-from planner.deciding import DecisionConfig, DecisionTrace, grounded_decide
+from planner.deciding import DecisionConfig, grounded_decide
+from planner.episode import EpisodeLog, as_task, finish
 from planner.errors import BudgetExhaustedError, LLMError
 from planner.llm_client import LLMClient
 from planner.plan_sampling import PlanSamples, PlanSamplingConfig, sample_plans
-from planner.result import EpisodeResult, TokenReport
+from planner.result import EpisodeResult
 from planner.tree import build_action_tree, tree_stats, tree_to_json
+
+PlanSource = Callable[[LLMClient, Environment, Task], PlanSamples]
+"""Where plans come from: a live sampling call (default) or, e.g., recorded model outputs."""
 
 
 @dataclass
@@ -37,6 +41,7 @@ class TreePlanner:
     llm_name: str = ""
     method: str = "tree-planner"
     choice: str = "auto"
+    plan_source: PlanSource | None = None
 
     def chooser(self, client: LLMClient) -> Chooser:
         """The choice strategy at branches: `vote`, `score` or `auto` (score when logits exist)."""
@@ -44,28 +49,26 @@ class TreePlanner:
             self.choice, client, votes=self.votes, temperature=self.vote_temperature
         )
 
+    def plans(self, client: LLMClient, env: Environment, task: Task) -> PlanSamples:
+        """The candidate plans: from `plan_source`, else one live sampling call."""
+        if self.plan_source is not None:
+            return self.plan_source(client, env, task)
+        config = PlanSamplingConfig(
+            n=self.n_samples, temperature=self.sample_temperature, top_p=self.top_p, seed=self.seed
+        )
+        return sample_plans(client, env, task, config)
+
     def run(self, env: Environment, task: Task | str) -> EpisodeResult:
         """Run one episode; LLM errors end it early with the error recorded, never lost."""
-        started = time.perf_counter()
+        log = EpisodeLog()
         env.reset(task)
-        task = _as_task(env, task)
+        task = as_task(env, task)
         client = LLMClient(self.llm, token_budget=self.token_budget)
         samples = PlanSamples(requested=self.n_samples)
-        trace = DecisionTrace()
         tree = build_action_tree([])
         chooser = self.chooser(client)
         try:
-            samples = sample_plans(
-                client,
-                env,
-                task,
-                PlanSamplingConfig(
-                    n=self.n_samples,
-                    temperature=self.sample_temperature,
-                    top_p=self.top_p,
-                    seed=self.seed,
-                ),
-            )
+            samples = self.plans(client, env, task)
             tree = build_action_tree(samples.plans)
             trace = grounded_decide(
                 env,
@@ -74,51 +77,45 @@ class TreePlanner:
                 chooser,
                 DecisionConfig(max_corrections=self.max_corrections, seed=self.seed),
             )
-        except LLMError as exc:
-            trace.stop_reason = "budget" if isinstance(exc, BudgetExhaustedError) else "error"
-            trace.error = str(exc)
-        for node, spent in client.ledger.by_node().items():
-            if node in tree:
-                tree.nodes[node]["tokens"] = spent
-        report = env.score()
-        if not trace.reached_end:
-            report = report.model_copy(update={"executable": False})
-        return EpisodeResult(
-            task=task,
-            method=self.method,
-            llm=self.llm_name or type(self.llm).__name__,
-            seed=self.seed,
-            steps=trace.steps,
-            corrections=trace.corrections,
-            backtracks=trace.backtracks,
-            llm_calls=len(client.ledger.calls),
-            report=report,
-            tokens=TokenReport.of(client.ledger),
-            wall_time_s=time.perf_counter() - started,
-            stop_reason=trace.stop_reason,
-            error=trace.error,
-            details={
-                "plans_requested": samples.requested,
-                "plans_kept": len(samples.plans),
-                "plans_distinct": samples.distinct,
-                "plans_dropped": samples.dropped,
-                "tree": tree_stats(tree),
-                "choice": chooser.name,
+            log.steps, log.corrections, log.backtracks = (
+                trace.steps,
+                trace.corrections,
+                trace.backtracks,
+            )
+            log.reached_end, log.stop_reason, log.error = (
+                trace.reached_end,
+                trace.stop_reason,
+                trace.error,
+            )
+            decisions = {
                 "llm_decisions": trace.llm_decisions,
                 "free_decisions": trace.free_decisions,
                 "invalid_replies": trace.invalid_replies,
                 "fallbacks": trace.fallbacks,
-            },
+            }
+        except LLMError as exc:
+            log.stop_reason = "budget" if isinstance(exc, BudgetExhaustedError) else "error"
+            log.error = str(exc)
+            decisions = {}
+        for node, spent in client.ledger.by_node().items():
+            if node in tree:
+                tree.nodes[node]["tokens"] = spent
+        log.details = {
+            "plans_requested": samples.requested,
+            "plans_kept": len(samples.plans),
+            "plans_distinct": samples.distinct,
+            "plans_dropped": samples.dropped,
+            "tree": tree_stats(tree),
+            "choice": chooser.name,
+            **decisions,
+        }
+        return finish(
+            env,
+            task,
+            self.method,
+            client,
+            log,
+            llm_name=self.llm_name,
+            seed=self.seed,
             tree=tree_to_json(tree),
         )
-
-
-def _as_task(env: Environment, task: Task | str) -> Task:
-    if isinstance(task, Task):
-        return task
-    lookup = getattr(env, "task", None)
-    if callable(lookup):
-        found = lookup(task)
-        assert isinstance(found, Task)
-        return found
-    return next(t for t in env.tasks() if t.id == task)

@@ -1,7 +1,7 @@
 """Skill vocabularies: the actions plans are written in, and plan text <-> typed steps."""
 
 from skills.errors import PlanParseError, TreePlannerError
-from skills.grammar import choice_grammar, plan_grammar
+from skills.grammar import choice_grammar, plan_grammar, step_grammar
 from skills.parser import normalise_name, parse_plan, parse_step, render_plan
 from skills.step import END_STEP, ObjectRef, Step
 from skills.vocabulary import Skill, SkillVocabulary, action_key, load_vocabulary
@@ -22,4 +22,5 @@ __all__ = [
     "parse_step",
     "plan_grammar",
     "render_plan",
+    "step_grammar",
 ]

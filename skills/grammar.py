@@ -74,6 +74,12 @@ def plan_grammar(
     )
 
 
+def step_grammar(vocabulary: SkillVocabulary, objects: Iterable[ObjectRef]) -> str:
+    """GBNF for one step line, or `[END]` when the task is complete."""
+    plan = plan_grammar(vocabulary, objects, max_steps=1).splitlines()
+    return "\n".join(['root ::= ( step | "[END]" ) "\\n"', *plan[1:]])
+
+
 def choice_grammar(n_options: int) -> str:
     """GBNF for one option letter among the first `n_options` letters."""
     if not 1 <= n_options <= 26:

@@ -1,0 +1,67 @@
+"""Planning methods by name, so the CLI and the benchmark can say `tree-planner` or `zero-shot`."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from langchain_core.language_models import BaseChatModel
+
+from environments import Environment, Task
+from planner.baselines import (
+    GlobalReplanPlanner,
+    IterativePlanner,
+    LocalReplanPlanner,
+    ZeroShotPlanner,
+)
+from planner.errors import PlannerError
+from planner.result import EpisodeResult
+from planner.tree_planner import TreePlanner
+
+
+class Method(Protocol):
+    """Anything that runs an episode of a task in an environment."""
+
+    def run(self, env: Environment, task: Task | str) -> EpisodeResult: ...
+
+
+METHODS = (
+    "tree-planner",
+    "tree-planner-nc",
+    "zero-shot",
+    "iterative",
+    "local-replan",
+    "global-replan",
+)
+
+
+def make_method(
+    name: str,
+    llm: BaseChatModel,
+    *,
+    seed: int = 0,
+    max_corrections: int = 10,
+    token_budget: int | None = None,
+    llm_name: str = "",
+    **tree_options: Any,
+) -> Method:
+    """Build a method by name; `tree_options` go to `TreePlanner` (samples, votes, choice...)."""
+    common: dict[str, Any] = {
+        "seed": seed,
+        "token_budget": token_budget,
+        "llm_name": llm_name,
+    }
+    if name == "tree-planner":
+        return TreePlanner(llm, max_corrections=max_corrections, **common, **tree_options)
+    if name == "tree-planner-nc":
+        return TreePlanner(
+            llm, max_corrections=0, method="tree-planner-nc", **common, **tree_options
+        )
+    baselines = {
+        "zero-shot": ZeroShotPlanner,
+        "iterative": IterativePlanner,
+        "local-replan": LocalReplanPlanner,
+        "global-replan": GlobalReplanPlanner,
+    }
+    if name in baselines:
+        return baselines[name](llm, max_corrections=max_corrections, **common)
+    raise PlannerError(f"unknown method {name!r}; known: {', '.join(METHODS)}")
