@@ -174,6 +174,54 @@ def _print_episode(result: object) -> None:
     )
 
 
+def cmd_bench(args: argparse.Namespace) -> int:
+    """Run methods x tasks x seeds, resumable, and write the summary, ratios and plots."""
+    from pathlib import Path
+
+    from environments import make_env
+    from planner.bench_runner import BenchConfig, run_bench, write_reports
+    from planner.methods import METHODS
+    from planner.splits import select_tasks
+
+    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    unknown = [m for m in methods if m not in METHODS]
+    if unknown:
+        raise TreePlannerError(
+            f"unknown method(s) {', '.join(unknown)}; known: {', '.join(METHODS)}"
+        )
+    try:
+        seeds = [int(s) for s in args.seeds.split(",")]
+    except ValueError as exc:
+        raise TreePlannerError(f"--seeds takes integers like 0,1,2, not {args.seeds!r}") from exc
+    env = make_env(args.env)
+    config = BenchConfig(
+        methods=methods,
+        tasks=select_tasks(args.tasks, env.tasks(), args.env),
+        llm=args.llm,
+        base_url=args.base_url,
+        plans=args.plans,
+        seeds=seeds,
+        out=Path(args.out),
+        workers=args.workers,
+        resume=args.resume,
+        backend=args.backend,
+        samples=args.samples,
+        votes=args.votes,
+        choice=args.choice,
+        max_corrections=args.max_corrections,
+        token_budget=args.token_budget,
+        cache=not args.no_cache,
+        requests_per_second=args.rps,
+        prices=Path(args.prices) if args.prices else None,
+        env=args.env,
+    )
+    summary = write_reports(config) if args.report_only else run_bench(config)
+    print((config.out / "summary.md").read_text("utf-8"))
+    if args.json:
+        _print_json(summary.model_dump())
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every sub-command."""
     parser = argparse.ArgumentParser(
@@ -226,6 +274,39 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--json", action="store_true", help="end with one JSON summary line")
     run.add_argument("--verbose", action="store_true", help="with --json, print the episode too")
     run.set_defaults(func=cmd_run)
+
+    bench = sub.add_parser("bench", help="benchmark methods over tasks and seeds")
+    bench.add_argument("--env", default="virtualhome")
+    bench.add_argument(
+        "--methods",
+        default="tree-planner",
+        help="comma-separated: tree-planner, tree-planner-nc, zero-shot, iterative, "
+        "local-replan, global-replan",
+    )
+    bench.add_argument("--tasks", default="dev", help="all | dev | test | dev:N | ID,ID,...")
+    bench.add_argument("--llm", default="local", metavar="SPEC")
+    bench.add_argument("--base-url")
+    bench.add_argument(
+        "--plans", default="live", help="live | recorded (all 15 models) | recorded:MODEL"
+    )
+    bench.add_argument("--seeds", default="0", help="comma-separated seeds (0)")
+    bench.add_argument("--out", required=True, metavar="DIR")
+    bench.add_argument("--workers", type=int, default=1, help="concurrent episodes (API models)")
+    bench.add_argument("--resume", action="store_true", help="skip episodes already in DIR")
+    bench.add_argument("--backend", choices=["asyncio", "ray"], default="asyncio")
+    bench.add_argument("--samples", type=int, default=None, metavar="N")
+    bench.add_argument("--votes", type=int, default=20, metavar="K")
+    bench.add_argument("--choice", choices=["auto", "vote", "score"], default="auto")
+    bench.add_argument("--max-corrections", type=int, default=10, metavar="C")
+    bench.add_argument("--token-budget", type=int, default=None, metavar="T")
+    bench.add_argument("--no-cache", action="store_true", help="do not use DIR/llm_cache.sqlite")
+    bench.add_argument("--rps", type=float, default=None, help="rate limit, requests per second")
+    bench.add_argument("--prices", metavar="FILE", help="price table JSON (USD per 1M tokens)")
+    bench.add_argument(
+        "--report-only", action="store_true", help="only rewrite the summary from DIR"
+    )
+    bench.add_argument("--json", action="store_true", help="end with the summary as JSON")
+    bench.set_defaults(func=cmd_bench)
     return parser
 
 

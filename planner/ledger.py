@@ -28,6 +28,8 @@ class LLMCall(BaseModel):
     samples_requested: int = 1
     samples_returned: int = 1
     cached: bool = False
+    """Served from the response cache (`planner.llm_cache`): its tokens are the original call's,
+    counted in the totals (and the budget) so that a replay is the same run, but not spent."""
 
 
 class TokenTotals(BaseModel):
@@ -39,10 +41,23 @@ class TokenTotals(BaseModel):
     estimated_prompt_tokens: int = 0
     estimated_completion_tokens: int = 0
     cached_prompt_tokens: int = 0
+    replayed_calls: int = 0
+    replayed_prompt_tokens: int = 0
+    replayed_completion_tokens: int = 0
 
     @property
     def total_tokens(self) -> int:
         return self.prompt_tokens + self.completion_tokens
+
+    @property
+    def replayed_tokens(self) -> int:
+        """Tokens of the calls served from the response cache (included in `total_tokens`)."""
+        return self.replayed_prompt_tokens + self.replayed_completion_tokens
+
+    @property
+    def spent_tokens(self) -> int:
+        """Tokens a model actually processed: `total_tokens` less those served from the cache."""
+        return self.total_tokens - self.replayed_tokens
 
     @property
     def estimated(self) -> bool:
@@ -56,6 +71,10 @@ class TokenTotals(BaseModel):
             totals.prompt_tokens += call.prompt_tokens
             totals.completion_tokens += call.completion_tokens
             totals.cached_prompt_tokens += call.cached_prompt_tokens
+            if call.cached:
+                totals.replayed_calls += 1
+                totals.replayed_prompt_tokens += call.prompt_tokens
+                totals.replayed_completion_tokens += call.completion_tokens
             if call.estimated:
                 totals.estimated_prompt_tokens += call.prompt_tokens
                 totals.estimated_completion_tokens += call.completion_tokens

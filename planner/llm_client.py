@@ -17,6 +17,7 @@ from langchain_core.outputs import ChatGeneration, LLMResult
 
 from planner.errors import BudgetExhaustedError, LLMConnectionError, LLMError
 from planner.ledger import LLMCall, Phase, TokenLedger, estimate_tokens
+from planner.llm_cache import REQUEST_TOKEN_USAGE
 
 
 @dataclass
@@ -160,8 +161,8 @@ def _usage(
         "samples_returned": len(texts),
         "cached": cached,
     }
-    token_usage = (result.llm_output or {}).get("token_usage") or {}
-    if "prompt_tokens" in token_usage and "completion_tokens" in token_usage:
+    token_usage = _request_usage(result, generations)
+    if token_usage is not None:
         details = token_usage.get("prompt_tokens_details") or {}
         return LLMCall(
             prompt_tokens=int(token_usage["prompt_tokens"]),
@@ -170,7 +171,8 @@ def _usage(
             **common,
         )
     metadata = [getattr(g.message, "usage_metadata", None) for g in generations]
-    if metadata and all(m is not None for m in metadata):
+    # (a cache hit without reported usage carries {"total_cost": 0}: langchain-core adds it)
+    if metadata and all(m is not None and "input_tokens" in m for m in metadata):
         # One usage per generation (models that answer one sample per request).
         prompt = max(int(m["input_tokens"]) for m in metadata if m is not None)
         completion = sum(int(m["output_tokens"]) for m in metadata if m is not None)
@@ -192,6 +194,25 @@ def _usage(
         estimated=True,
         **common,
     )
+
+
+def _request_usage(result: LLMResult, generations: list[ChatGeneration]) -> dict[str, Any] | None:
+    """The provider's usage of the whole request (e.g. OpenAI's, also for n>1), if known.
+
+    From `llm_output`; on a cache hit (no `llm_output`) from the copy `planner.llm_cache` stores
+    with the entry, or, for one generation, from the `token_usage` langchain-core merged into its
+    `response_metadata`. Per-message `usage_metadata` cannot replace it: ChatOpenAI copies the
+    whole request's usage onto every message.
+    """
+    found: list[Any] = [(result.llm_output or {}).get("token_usage")]
+    if generations:
+        found.append((generations[0].generation_info or {}).get(REQUEST_TOKEN_USAGE))
+    if len(generations) == 1:
+        found.append(generations[0].message.response_metadata.get("token_usage"))
+    for usage in found:
+        if isinstance(usage, dict) and "prompt_tokens" in usage and "completion_tokens" in usage:
+            return usage
+    return None
 
 
 def _translate(exc: Exception) -> LLMError:

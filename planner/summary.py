@@ -143,6 +143,10 @@ def summarise(
 ) -> BenchSummary:
     """Per-method summaries and Tree-Planner's ratios against each baseline."""
     prices = prices if prices is not None else load_prices()
+    latest: dict[tuple[str, str, int, str], EpisodeRecord] = {}
+    for record in records:  # a resumed run may retry an episode: the last record counts
+        latest[record.key] = record
+    records = list(latest.values())
     groups: dict[tuple[str, str], list[EpisodeRecord]] = {}
     for record in records:
         groups.setdefault((record.method, record.plans), []).append(record)

@@ -10,7 +10,7 @@ does not have (tool calling, structured output, JSON mode, images, audio, PDFs, 
 from __future__ import annotations
 
 import importlib.util
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
@@ -66,6 +66,17 @@ class TestLocalChatModelUnit(ChatModelUnitTests):
 
 
 class TestLocalChatModelIntegration(ChatModelIntegrationTests):
+    # The suite's async tests carry no asyncio marker and this project runs pytest-asyncio in
+    # strict mode, so the class marks every test; pytest-asyncio then warns (an error under
+    # `filterwarnings = error`) about its sync tests, which is only that, and is ignored here.
+    pytestmark: ClassVar[list[pytest.MarkDecorator]] = [
+        pytest.mark.asyncio,
+        pytest.mark.filterwarnings(
+            "ignore:The test <Function .*> is marked with '@pytest.mark.asyncio'"
+            ":pytest.PytestWarning"
+        ),
+    ]
+
     @property
     def chat_model_class(self) -> type[LocalChatModel]:
         return LocalChatModel
