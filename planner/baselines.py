@@ -25,6 +25,7 @@ from planner.ledger import Phase
 from planner.llm_client import LLMClient, SamplingParams
 from planner.plan_sampling import PlanSamplingConfig, sample_plans, scene_lines
 from planner.result import EpisodeResult
+from planner.tree_planner import PlanSource
 from prompts import load_text, render
 from skills import PlanParseError, Step, parse_step, render_plan, step_grammar
 
@@ -39,6 +40,7 @@ class Baseline:
     token_budget: int | None = None
     llm_name: str = ""
     max_steps: int = 30
+    plan_source: PlanSource | None = None
     method = "baseline"
 
     def run(self, env: Environment, task: Task | str) -> EpisodeResult:
@@ -60,7 +62,13 @@ class Baseline:
     def _plan(
         self, client: LLMClient, env: Environment, task: Task, prompt: str | None, attempt: int
     ) -> list[Step] | None:
-        """One greedy plan (the plan-sampling prompt, or a re-planning prompt)."""
+        """One greedy plan (the plan-sampling prompt, or a re-planning prompt).
+
+        With a `plan_source` (e.g. a recorded model's output) the first plan comes from it.
+        """
+        if prompt is None and self.plan_source is not None:
+            plans = self.plan_source(client, env, task).plans
+            return plans[0] if plans else None
         config = PlanSamplingConfig(
             n=1, temperature=0.0, top_p=1.0, max_steps=self.max_steps, seed=self.seed + attempt
         )

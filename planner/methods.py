@@ -44,11 +44,15 @@ def make_method(
     llm_name: str = "",
     **tree_options: Any,
 ) -> Method:
-    """Build a method by name; `tree_options` go to `TreePlanner` (samples, votes, choice...)."""
+    """Build a method by name; `tree_options` go to `TreePlanner` (samples, votes, choice...).
+
+    A `plan_source` option gives every method its plans (baselines take the first one).
+    """
     common: dict[str, Any] = {
         "seed": seed,
         "token_budget": token_budget,
         "llm_name": llm_name,
+        "plan_source": tree_options.pop("plan_source", None),
     }
     if name == "tree-planner":
         return TreePlanner(llm, max_corrections=max_corrections, **common, **tree_options)

@@ -12,7 +12,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from planner.errors import PlannerError
 from planner.result import EpisodeResult
@@ -62,7 +62,7 @@ class MethodSummary(BaseModel):
     method: str
     plans: str
     episodes: int
-    errors: int
+    errors: int = Field(description="episodes that raised, or ended on an LLM error")
     exec: Interval
     sr: Interval
     gcr: Interval
@@ -158,7 +158,7 @@ def summarise(
                 method=method,
                 plans=plans,
                 episodes=len(results),
-                errors=sum(1 for r in group if r.result is None),
+                errors=sum(1 for r in group if r.result is None or r.result.error),
                 exec=Interval.of([float(r.executable) for r in results]),
                 sr=Interval.of([float(r.success) for r in results]),
                 gcr=Interval.of([r.gcr for r in results]),
