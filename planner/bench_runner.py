@@ -42,6 +42,7 @@ class BenchConfig(BaseModel):
     samples: int | None = None
     votes: int = 20
     choice: str = "auto"
+    prior_weight: float = 0.0
     max_corrections: int = 10
     token_budget: int | None = None
     cache: bool = True
@@ -110,6 +111,7 @@ def run_one(config: BenchConfig, key: EpisodeKey, env: Any, llm: Any) -> Episode
                 "n_samples": config.samples or (5 if config.is_local() else 50),
                 "votes": config.votes,
                 "choice": config.choice,
+                "prior_weight": config.prior_weight,
             }
         source = make_plan_source(key.plans)
         if source is not None:

@@ -7,6 +7,7 @@ valid option is retried once; if still nothing, the most supported option is tak
 
 from __future__ import annotations
 
+import math
 import re
 import string
 from collections import Counter
@@ -45,7 +46,14 @@ class Chooser(Protocol):
     template: str
 
     def choose(
-        self, prompt: str, options: Sequence[str], *, phase: Phase, node: int, seed: int
+        self,
+        prompt: str,
+        options: Sequence[str],
+        *,
+        phase: Phase,
+        node: int,
+        seed: int,
+        counts: Sequence[int] | None = None,
     ) -> Choice: ...
 
 
@@ -85,7 +93,14 @@ class VoteChooser:
         self.temperature = temperature
 
     def choose(
-        self, prompt: str, options: Sequence[str], *, phase: Phase, node: int, seed: int
+        self,
+        prompt: str,
+        options: Sequence[str],
+        *,
+        phase: Phase,
+        node: int,
+        seed: int,
+        counts: Sequence[int] | None = None,
     ) -> Choice:
         from planner.llm_client import SamplingParams
         from skills import choice_grammar
@@ -108,9 +123,9 @@ class VoteChooser:
             valid = [p for p in picks if p is not None]
             invalid += len(picks) - len(valid)
             if valid:
-                counts = Counter(valid)
-                best = max(counts.values())
-                index = min(i for i, c in counts.items() if c == best)  # tie: more plans
+                tally = Counter(valid)
+                best = max(tally.values())
+                index = min(i for i, c in tally.items() if c == best)  # tie: more plans
                 return Choice(index, self.name, invalid, False, tuple(valid))
         return Choice(0, self.name, invalid, True, ())
 
@@ -120,21 +135,37 @@ class ScoreChooser:
 
     Needs a model exposing `score_continuations` (the embedded llama.cpp model); the score is
     the mean log-probability per token, so short options such as `[END]` are not favoured.
+    With `prior_weight` > 0 the share of plans through each option is added as a prior:
+    `score + prior_weight * log(count / total)`.
     """
 
     name = "score"
     template = "decision_score"
 
-    def __init__(self, client: object) -> None:
+    def __init__(self, client: object, prior_weight: float = 0.0) -> None:
         from planner.llm_client import LLMClient
 
         assert isinstance(client, LLMClient)
         self.client = client
+        self.prior_weight = prior_weight
 
     def choose(
-        self, prompt: str, options: Sequence[str], *, phase: Phase, node: int, seed: int
+        self,
+        prompt: str,
+        options: Sequence[str],
+        *,
+        phase: Phase,
+        node: int,
+        seed: int,
+        counts: Sequence[int] | None = None,
     ) -> Choice:
         scores = self.client.score(prompt, [f" {o}" for o in options], phase=phase, node=node)
+        if self.prior_weight and counts is not None and sum(counts) > 0:
+            total = sum(counts)
+            scores = [
+                s + self.prior_weight * math.log(max(c, 1) / total)
+                for s, c in zip(scores, counts, strict=True)
+            ]
         best = max(range(len(options)), key=lambda i: (scores[i], -i))
         return Choice(best, self.name)
 
@@ -145,7 +176,11 @@ def can_score(llm: object) -> bool:
 
 
 def make_chooser(
-    strategy: str, client: object, votes: int = 20, temperature: float = 0.7
+    strategy: str,
+    client: object,
+    votes: int = 20,
+    temperature: float = 0.7,
+    prior_weight: float = 0.0,
 ) -> Chooser:
     """`vote`, `score`, or `auto` (score where the model exposes logits, else vote)."""
     from planner.errors import PlannerError
@@ -159,5 +194,5 @@ def make_chooser(
     if strategy == "score":
         if not can_score(client.llm):
             raise PlannerError("--choice score needs a model that exposes logits (the local model)")
-        return ScoreChooser(client)
+        return ScoreChooser(client, prior_weight=prior_weight)
     raise PlannerError(f"unknown choice strategy {strategy!r}; use vote, score or auto")

@@ -208,6 +208,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         samples=args.samples,
         votes=args.votes,
         choice=args.choice,
+        prior_weight=args.prior_weight,
         max_corrections=args.max_corrections,
         token_budget=args.token_budget,
         cache=not args.no_cache,
@@ -265,6 +266,7 @@ def build_parser() -> argparse.ArgumentParser:
         default="auto",
         help="how branches are chosen: vote (k samples), score (option likelihood), auto",
     )
+    run.add_argument("--prior-weight", type=float, default=0.0, metavar="W", help=PRIOR_HELP)
     run.add_argument("--votes", type=int, default=20, metavar="K", help="votes per choice (20)")
     run.add_argument("--max-corrections", type=int, default=10, metavar="C", help="0 = none")
     run.add_argument("--seed", type=int, default=0)
@@ -297,6 +299,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--samples", type=int, default=None, metavar="N")
     bench.add_argument("--votes", type=int, default=20, metavar="K")
     bench.add_argument("--choice", choices=["auto", "vote", "score"], default="auto")
+    bench.add_argument("--prior-weight", type=float, default=0.0, metavar="W", help=PRIOR_HELP)
     bench.add_argument("--max-corrections", type=int, default=10, metavar="C")
     bench.add_argument("--token-budget", type=int, default=None, metavar="T")
     bench.add_argument("--no-cache", action="store_true", help="do not use DIR/llm_cache.sqlite")

@@ -21,7 +21,7 @@ from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
 from pydantic import Field, PrivateAttr
 
-from planner.errors import LLMConfigError
+from planner.errors import LLMConfigError, LLMError
 
 INSTALL_HINT = "pip install 'treeplanner[local]'  (or run ./scripts/setup)"
 
@@ -72,6 +72,7 @@ class LocalChatModel(BaseChatModel):
     reuse_prefix: bool = True
     temperature: float = 0.8
     max_tokens: int = 256
+    stop: list[str] | None = None
 
     supports_grammar: bool = True
     supports_scoring: bool = True
@@ -86,7 +87,16 @@ class LocalChatModel(BaseChatModel):
 
     @property
     def _identifying_params(self) -> dict[str, Any]:
-        return {"model_name": self.model_name, "prompt_format": self.prompt_format}
+        # Everything that changes an answer, so response caches never mix two setups.
+        return {
+            "model_name": self.model_name,
+            "model_path": os.path.abspath(self.model_path),
+            "prompt_format": self.prompt_format,
+            "n_ctx": self.n_ctx,
+            "temperature": self.temperature,
+            "max_tokens": self.max_tokens,
+            "stop": self.stop,
+        }
 
     # -- loading ------------------------------------------------------------------------------
     def llama(self) -> Any:
@@ -135,9 +145,16 @@ class LocalChatModel(BaseChatModel):
         return list(self.llama().tokenize(text.encode("utf-8"), add_bos=add_bos, special=special))
 
     def _grammar(self, text: str) -> Any:
+        """A compiled GBNF grammar; an invalid one is an `LLMError` (llama.cpp would crash)."""
         if text not in self._grammars:
+            import llama_cpp
             from llama_cpp import LlamaGrammar
 
+            vocab = self.llama()._model.vocab
+            sampler = llama_cpp.llama_sampler_init_grammar(vocab, text.encode("utf-8"), b"root")
+            if not sampler:
+                raise LLMError(f"invalid GBNF grammar: {text[:120]!r}")
+            llama_cpp.llama_sampler_free(sampler)
             if len(self._grammars) > 32:
                 self._grammars.clear()
             self._grammars[text] = LlamaGrammar.from_string(text, verbose=False)
@@ -167,7 +184,7 @@ class LocalChatModel(BaseChatModel):
             temperature=float(kwargs.get("temperature", self.temperature)),
             top_p=float(kwargs.get("top_p", 1.0)),
             seed=int(kwargs.get("seed", 0)),
-            stop=stop or [],
+            stop=stop if stop is not None else (self.stop or []),
             grammar=self._grammar(grammar) if grammar else None,
             stopping_criteria=criteria,
         )

@@ -6,15 +6,25 @@ objects as `<name> (id)`, one per line; a choice grammar admits only the letters
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 
 from skills.step import ObjectRef
 from skills.vocabulary import SkillVocabulary
 
+_ESCAPES = {'"': '\\"', "\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
 
 def _literal(text: str) -> str:
-    return json.dumps(text)  # a GBNF string literal uses JSON's escapes
+    """A GBNF string literal: characters as written, quotes and control characters escaped."""
+    out = []
+    for char in text:
+        if char in _ESCAPES:
+            out.append(_ESCAPES[char])
+        elif ord(char) < 0x20 or ord(char) == 0x7F:
+            out.append(f"\\x{ord(char):02X}")
+        else:
+            out.append(char)
+    return '"' + "".join(out) + '"'
 
 
 def _trie_rules(strings: list[str], prefix: str = "obj") -> list[str]:

@@ -335,12 +335,6 @@ def test_object_names_outside_ascii_are_spelled_as_written():
     assert llama_parses(grammar.text)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: skills/grammar.py _literal uses json.dumps, which writes a character outside "
-    "the BMP as a UTF-16 surrogate pair (\\ud83c\\udf4e); llama.cpp reads each \\u escape as "
-    "one code point, so such an object can never be generated",
-)
 def test_object_names_outside_the_bmp_are_spelled_as_written():
     grammar = Grammar(plan_grammar(TINY, [ObjectRef("🍎", 1)]))
 
@@ -509,12 +503,6 @@ else:
 """
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: planner/local_llm.py LocalChatModel._grammar trusts LlamaGrammar.from_string, "
-    "which parses nothing in llama-cpp-python 0.3.x; an invalid grammar reaches "
-    "llama_sampler_init_grammar, which returns NULL, and llama.cpp crashes (SIGSEGV)",
-)
 def test_an_invalid_grammar_is_an_error_not_a_crash():
     need_smollm2()
 
