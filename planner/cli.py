@@ -94,6 +94,7 @@ def _print_replay(result: object, verbose: bool) -> None:
 
 
 LOCAL_SAMPLES = 5
+PRIOR_HELP = "with --choice score: weight of log(plan share) added to each option's score (0)"
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -110,6 +111,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         llm,
         n_samples=args.samples or (LOCAL_SAMPLES if local else 50),
         choice=args.choice,
+        prior_weight=args.prior_weight,
         votes=args.votes,
         max_corrections=args.max_corrections,
         seed=args.seed,
@@ -266,6 +268,7 @@ def build_parser() -> argparse.ArgumentParser:
         default="auto",
         help="how branches are chosen: vote (k samples), score (option likelihood), auto",
     )
+    run.add_argument("--prior-weight", type=float, default=0.0, metavar="W", help=PRIOR_HELP)
     run.add_argument("--prior-weight", type=float, default=0.0, metavar="W", help=PRIOR_HELP)
     run.add_argument("--votes", type=int, default=20, metavar="K", help="votes per choice (20)")
     run.add_argument("--max-corrections", type=int, default=10, metavar="C", help="0 = none")
