@@ -178,7 +178,12 @@ def _choose(
     phase: Phase = "correction" if feedback else "deciding"
     labels = [END_LABEL if s.is_end else s.render() for s in steps]
     choice = chooser.choose(
-        prompt, labels, phase=phase, node=node, seed=config.seed + 7919 * trace.llm_decisions
+        prompt,
+        labels,
+        phase=phase,
+        node=node,
+        seed=config.seed + 7919 * trace.llm_decisions,
+        counts=[tree.nodes[c]["count"] for c in options],
     )
     trace.llm_decisions += 1
     trace.invalid_replies += choice.invalid_replies

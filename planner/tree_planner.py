@@ -41,12 +41,17 @@ class TreePlanner:
     llm_name: str = ""
     method: str = "tree-planner"
     choice: str = "auto"
+    prior_weight: float = 0.0
     plan_source: PlanSource | None = None
 
     def chooser(self, client: LLMClient) -> Chooser:
         """The choice strategy at branches: `vote`, `score` or `auto` (score when logits exist)."""
         return make_chooser(
-            self.choice, client, votes=self.votes, temperature=self.vote_temperature
+            self.choice,
+            client,
+            votes=self.votes,
+            temperature=self.vote_temperature,
+            prior_weight=self.prior_weight,
         )
 
     def plans(self, client: LLMClient, env: Environment, task: Task) -> PlanSamples:
