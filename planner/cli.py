@@ -269,7 +269,6 @@ def build_parser() -> argparse.ArgumentParser:
         help="how branches are chosen: vote (k samples), score (option likelihood), auto",
     )
     run.add_argument("--prior-weight", type=float, default=0.0, metavar="W", help=PRIOR_HELP)
-    run.add_argument("--prior-weight", type=float, default=0.0, metavar="W", help=PRIOR_HELP)
     run.add_argument("--votes", type=int, default=20, metavar="K", help="votes per choice (20)")
     run.add_argument("--max-corrections", type=int, default=10, metavar="C", help="0 = none")
     run.add_argument("--seed", type=int, default=0)
