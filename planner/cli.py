@@ -225,6 +225,31 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_planner_options(parser: argparse.ArgumentParser) -> None:
+    """The model and planner options `run` and `bench` share."""
+    parser.add_argument(
+        "--llm",
+        default="local",
+        metavar="SPEC",
+        help="local (embedded Gemma 3 270M, the default), local:smollm2, local:/path.gguf, "
+        "openai:<model>",
+    )
+    parser.add_argument("--base-url", help="OpenAI-compatible endpoint ($OPENAI_BASE_URL)")
+    parser.add_argument(
+        "--samples", type=int, default=None, metavar="N", help="plans sampled (50; 5 local)"
+    )
+    parser.add_argument("--votes", type=int, default=20, metavar="K", help="votes per choice")
+    parser.add_argument(
+        "--choice",
+        choices=["auto", "vote", "score"],
+        default="auto",
+        help="how branches are chosen: vote (k samples), score (option likelihood), auto",
+    )
+    parser.add_argument("--prior-weight", type=float, default=0.0, metavar="W", help=PRIOR_HELP)
+    parser.add_argument("--max-corrections", type=int, default=10, metavar="C", help="0 = none")
+    parser.add_argument("--token-budget", type=int, default=None, metavar="T")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every sub-command."""
     parser = argparse.ArgumentParser(
@@ -247,32 +272,8 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="run a Tree-Planner episode on a task")
     run.add_argument("--env", default="virtualhome")
     run.add_argument("--task", required=True, metavar="ID")
-    run.add_argument(
-        "--llm",
-        default="local",
-        metavar="SPEC",
-        help="local (embedded Gemma 3 270M, the default), local:smollm2, local:/path.gguf, "
-        "openai:<model>",
-    )
-    run.add_argument("--base-url", help="OpenAI-compatible endpoint (default: $OPENAI_BASE_URL)")
-    run.add_argument(
-        "--samples",
-        type=int,
-        default=None,
-        metavar="N",
-        help="plans sampled (50; 5 for local models)",
-    )
-    run.add_argument(
-        "--choice",
-        choices=["auto", "vote", "score"],
-        default="auto",
-        help="how branches are chosen: vote (k samples), score (option likelihood), auto",
-    )
-    run.add_argument("--prior-weight", type=float, default=0.0, metavar="W", help=PRIOR_HELP)
-    run.add_argument("--votes", type=int, default=20, metavar="K", help="votes per choice (20)")
-    run.add_argument("--max-corrections", type=int, default=10, metavar="C", help="0 = none")
+    _add_planner_options(run)
     run.add_argument("--seed", type=int, default=0)
-    run.add_argument("--token-budget", type=int, default=None, metavar="T")
     run.add_argument("--out", metavar="FILE", help="write the full EpisodeResult as JSON")
     run.add_argument("--dot", metavar="FILE", help="write the action tree as Graphviz DOT")
     run.add_argument("--json", action="store_true", help="end with one JSON summary line")
@@ -288,8 +289,7 @@ def build_parser() -> argparse.ArgumentParser:
         "local-replan, global-replan",
     )
     bench.add_argument("--tasks", default="dev", help="all | dev | test | dev:N | ID,ID,...")
-    bench.add_argument("--llm", default="local", metavar="SPEC")
-    bench.add_argument("--base-url")
+    _add_planner_options(bench)
     bench.add_argument(
         "--plans", default="live", help="live | recorded (all 15 models) | recorded:MODEL"
     )
@@ -298,12 +298,6 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--workers", type=int, default=1, help="concurrent episodes (API models)")
     bench.add_argument("--resume", action="store_true", help="skip episodes already in DIR")
     bench.add_argument("--backend", choices=["asyncio", "ray"], default="asyncio")
-    bench.add_argument("--samples", type=int, default=None, metavar="N")
-    bench.add_argument("--votes", type=int, default=20, metavar="K")
-    bench.add_argument("--choice", choices=["auto", "vote", "score"], default="auto")
-    bench.add_argument("--prior-weight", type=float, default=0.0, metavar="W", help=PRIOR_HELP)
-    bench.add_argument("--max-corrections", type=int, default=10, metavar="C")
-    bench.add_argument("--token-budget", type=int, default=None, metavar="T")
     bench.add_argument("--no-cache", action="store_true", help="do not use DIR/llm_cache.sqlite")
     bench.add_argument("--rps", type=float, default=None, help="rate limit, requests per second")
     bench.add_argument("--prices", metavar="FILE", help="price table JSON (USD per 1M tokens)")
