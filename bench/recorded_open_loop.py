@@ -15,7 +15,7 @@ output does not parse is not executed and counts as EXEC 0, SR 0, GCR 0. Columns
 One `VirtualHomeEnv` is reused and models are looped inside tasks, so each scene loads once.
 The gold programs are replayed too, as a reference row.
 
-    python bench/recorded_open_loop.py [--tasks N] [--models a,b] [--json]
+    python bench/recorded_open_loop.py [--tasks all|dev|test|dev:N] [--models a,b] [--json]
 
 With --json the last line printed is one JSON object with every figure.
 """
@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from environments.virtualhome import VirtualHomeEnv
 from environments.virtualhome.recorded import recorded_models, recorded_plan
 from planner.replay import ReplayResult, replay_plan
+from planner.splits import select_tasks
 
 
 @dataclass
@@ -103,13 +104,15 @@ def _add(tally: Tally, task_id: str, plan_steps: int, result: ReplayResult) -> N
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--tasks", type=int, default=None, help="only the first N tasks")
+    parser.add_argument(
+        "--tasks", default="all", help="all | dev | test | dev:N | ID,ID,... (see docs/bench.md)"
+    )
     parser.add_argument("--models", default=None, help="comma-separated model names")
     parser.add_argument("--json", action="store_true", help="end with one JSON line")
     args = parser.parse_args(argv)
 
     start = time.perf_counter()
-    task_ids = [task.id for task in VirtualHomeEnv().tasks()][: args.tasks]
+    task_ids = select_tasks(args.tasks, VirtualHomeEnv().tasks(), "virtualhome")
     models = recorded_models() if args.models is None else args.models.split(",")
     tallies, gold = run(task_ids, models)
     wall_s = time.perf_counter() - start

@@ -42,7 +42,7 @@ class BenchConfig(BaseModel):
     samples: int | None = None
     votes: int = 20
     choice: str = "auto"
-    prior_weight: float = 0.0
+    prior_weight: float = 1.0
     max_corrections: int = 10
     token_budget: int | None = None
     cache: bool = True

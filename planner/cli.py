@@ -94,7 +94,7 @@ def _print_replay(result: object, verbose: bool) -> None:
 
 
 LOCAL_SAMPLES = 5
-PRIOR_HELP = "with --choice score: weight of log(plan share) added to each option's score (0)"
+PRIOR_HELP = "with --choice score: weight of log(plan share) added to each option's score (1)"
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -245,7 +245,7 @@ def _add_planner_options(parser: argparse.ArgumentParser) -> None:
         default="auto",
         help="how branches are chosen: vote (k samples), score (option likelihood), auto",
     )
-    parser.add_argument("--prior-weight", type=float, default=0.0, metavar="W", help=PRIOR_HELP)
+    parser.add_argument("--prior-weight", type=float, default=1.0, metavar="W", help=PRIOR_HELP)
     parser.add_argument("--max-corrections", type=int, default=10, metavar="C", help="0 = none")
     parser.add_argument("--token-budget", type=int, default=None, metavar="T")
 

@@ -41,7 +41,7 @@ class TreePlanner:
     llm_name: str = ""
     method: str = "tree-planner"
     choice: str = "auto"
-    prior_weight: float = 0.0
+    prior_weight: float = 1.0
     plan_source: PlanSource | None = None
 
     def chooser(self, client: LLMClient) -> Chooser:

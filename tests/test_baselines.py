@@ -21,11 +21,13 @@ from helpers import (
     gold_lines,
     gold_text,
     plan_text,
-    prefer,
     rendered,
+    scenario_plans,
+    scenario_policy,
     shared_env,
 )
 
+from planner.baselines import IterativePlanner
 from planner.methods import make_method
 from planner.plan_sources import make_plan_source
 from planner.result import EpisodeResult
@@ -52,18 +54,20 @@ def in_turn(*replies: str) -> Any:
 
 
 class TrackingEnv:
-    """Wraps the shared environment; records the executed steps at every `reset`."""
+    """Wraps the shared environment; records the executed steps at every reset but the first."""
 
     def __init__(self) -> None:
         self._env = shared_env()
+        self._started = False
         self.resets: list[list[str]] = []
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._env, name)
 
     def reset(self, task: Any) -> str:
-        if self._env._task is not None:  # what was executed before this reset
+        if self._started:  # what was executed before this reset
             self.resets.append(rendered(self._env.executed_steps()))
+        self._started = True
         return self._env.reset(task)
 
 
@@ -92,7 +96,6 @@ def run(method: str, replies: Sequence[str] | Any, **settings: Any) -> Run:
     respond = replies if callable(replies) else in_turn(*replies)
     fake = ScriptedChatModel(respond=respond)
     env = TrackingEnv()
-    env._env._task = None  # type: ignore[attr-defined]  # count only this episode's resets
     result = make_method(method, fake, **settings).run(env, TASK)  # type: ignore[arg-type]
     return Run(result, fake, env, rendered(env.executed_steps()))
 
@@ -221,7 +224,7 @@ def test_iterative_ending_right_after_a_corrected_failure_is_executable():
     ("reply", "why"),
     [
         ("I think we should wash the clothes", "is not a valid step"),
-        ("[Walk] <spaceship> (9999)", "names an object that is not in the house"),
+        ("[Walk] <qqqqqqq> (99999)", "names an object that is not in the house"),
     ],
 )
 def test_iterative_counts_an_unusable_reply_as_a_correction_with_feedback(reply, why):
@@ -258,13 +261,12 @@ def test_iterative_stops_when_a_failure_would_exceed_the_cap():
 
 
 def test_iterative_stops_after_max_steps():
-    episode = run("iterative", [WALK_DINING])
-    episode_short = run("iterative", [WALK_DINING], max_corrections=0)
+    fake = ScriptedChatModel(respond=always(WALK_DINING))
+    result = IterativePlanner(fake, max_steps=5).run(shared_env(), TASK)
 
-    assert episode.result.stop_reason == "max_steps"
-    assert len(episode.fake.calls) == 30
-    assert episode.result.executable is False
-    assert episode_short.result.stop_reason == "max_steps"
+    assert result.stop_reason == "max_steps"
+    assert len(fake.calls) == 5
+    assert result.executable is False
 
 
 # -- local re-planning --------------------------------------------------------------------------
@@ -314,7 +316,9 @@ def test_local_replan_history_grows_over_successive_replans():
     assert episode.result.stop_reason == "end"
 
 
-@pytest.mark.parametrize(("cap", "reason"), [(0, "failed"), (1, "correction_cap"), (3, "correction_cap")])
+@pytest.mark.parametrize(
+    ("cap", "reason"), [(0, "failed"), (1, "correction_cap"), (3, "correction_cap")]
+)
 def test_local_replan_respects_the_cap(cap, reason):
     episode = run("local-replan", [FAIL_PLAN], max_corrections=cap)
     result = episode.result
@@ -345,7 +349,7 @@ def test_global_replan_prompt_has_the_failed_plan_and_the_error():
     assert failed_line.startswith(f"Its step {GRAB_SOAP} failed: ")
     assert NOT_CLOSE in failed_line
     assert "from the start" in prompt
-    assert "You are in the bathroom (1)" in prompt  # the state after the reset
+    assert "You are in the <bathroom> (1)." in prompt  # the state after the reset
     assert episode.fake.calls[1].kwargs["temperature"] == 0.0
     assert episode.phases == ["plan_sampling", "replanning"]
 
@@ -388,19 +392,19 @@ def test_tree_planner_nc_is_tree_planner_without_corrections():
     assert method.max_corrections == 0
     assert method.method == "tree-planner-nc"
     # ... whatever cap is asked for.
-    method = make_method("tree-planner-nc", ScriptedChatModel(respond=always("A")), max_corrections=7)
+    method = make_method(
+        "tree-planner-nc", ScriptedChatModel(respond=always("A")), max_corrections=7
+    )
     assert isinstance(method, TreePlanner)
     assert method.max_corrections == 0
 
 
 def test_tree_planner_nc_behaves_like_tree_planner_with_cap_zero():
-    plans = [gold_text(), FAIL_PLAN]
-
+    # The helpers' scenario: the model votes for [Grab] <soap> first, which fails.
     def episode(method: str, **settings: Any) -> EpisodeResult:
-        fake = ScriptedChatModel(respond=route(always(*plans), prefer(GRAB_SOAP)))
-        return make_method(method, fake, n_samples=2, votes=1, **settings).run(
-            shared_env(), TASK
-        )
+        fake = ScriptedChatModel(respond=route(always(*scenario_plans()), scenario_policy()))
+        planner = make_method(method, fake, n_samples=4, votes=1, **settings)
+        return planner.run(shared_env(), TASK)
 
     nc = episode("tree-planner-nc")
     zero = episode("tree-planner", max_corrections=0)
@@ -409,12 +413,17 @@ def test_tree_planner_nc_behaves_like_tree_planner_with_cap_zero():
     assert nc.method == "tree-planner-nc"
     assert [s.step for s in nc.steps] == [s.step for s in zero.steps] == [WALK_DINING, GRAB_SOAP]
     assert (nc.stop_reason, nc.corrections) == (zero.stop_reason, 0)
-    assert set(nc.tokens.per_phase) == {"plan_sampling", "deciding"}
-    # With corrections the same episode recovers, and the decision after the failure is a
-    # correction call.
-    assert full.corrections == 1
-    assert full.success
-    assert set(full.tokens.per_phase) == {"plan_sampling", "deciding", "correction"}
+    assert {p: t.calls for p, t in nc.tokens.per_phase.items()} == {
+        "plan_sampling": 1,
+        "deciding": 1,
+    }
+    # With corrections the same episode recovers; the vote after the failure is a correction.
+    assert (full.corrections, full.success) == (2, True)
+    assert {p: t.calls for p, t in full.tokens.per_phase.items()} == {
+        "plan_sampling": 1,
+        "deciding": 1,
+        "correction": 1,
+    }
 
 
 def test_the_first_plan_of_a_plan_source_costs_no_live_call():
