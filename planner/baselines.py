@@ -202,10 +202,12 @@ class IterativePlanner(Baseline):
                 return
             step, problem = _parse_reply(reply, env, grounder)
             if step is not None:
+                before = env.snapshot()
                 outcome = log.execute(env, step)
                 if outcome.success:
                     feedback = None
                     continue
+                env.restore(before)  # the failure is recovered by the next step or [END]
                 problem = f"{outcome.step} ({outcome.message})"
             if not self._may_correct(log):
                 return

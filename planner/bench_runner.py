@@ -136,6 +136,7 @@ class JsonlWriter:
 
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
+        _cut_torn_tail(path)
         self._handle = path.open("a", encoding="utf-8")
         self._lock = threading.Lock()
 
@@ -148,6 +149,16 @@ class JsonlWriter:
 
     def close(self) -> None:
         self._handle.close()
+
+
+def _cut_torn_tail(path: Path) -> None:
+    """Drop a last line cut off mid-write (a killed run), so appends start on a fresh line."""
+    if not path.exists():
+        return
+    data = path.read_bytes()
+    if data and not data.endswith(b"\n"):
+        with path.open("r+b") as handle:
+            handle.truncate(data.rfind(b"\n") + 1)
 
 
 @dataclass
@@ -189,14 +200,15 @@ class Progress:
 
 
 def pending(config: BenchConfig) -> list[EpisodeKey]:
-    """Episodes still to run: all, or with `resume` those without a result in the JSONL."""
+    """Episodes still to run: all, or with `resume` those not finished in the JSONL (an episode
+    that raised or ended on an LLM error, e.g. an outage, is run again)."""
     keys = episode_keys(config)
     if not config.resume:
         return keys
     done = {
         EpisodeKey(r.method, r.task, r.seed, r.plans)
         for r in read_records(config.episodes_path)
-        if r.result is not None
+        if r.result is not None and r.result.stop_reason != "error"
     }
     return [k for k in keys if k not in done]
 
@@ -254,6 +266,8 @@ def run_bench(config: BenchConfig) -> BenchSummary:
 
 def write_reports(config: BenchConfig) -> BenchSummary:
     """Summarise `episodes.jsonl` into `summary.md`, `summary.csv` and PNG plots."""
+    if not config.episodes_path.exists():
+        raise PlannerError(f"no episodes to summarise: {config.episodes_path} does not exist")
     summary = summarise(read_records(config.episodes_path), load_prices(config.prices))
     from planner.summary import write_summary
 

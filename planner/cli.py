@@ -183,6 +183,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     from environments import make_env
     from planner.bench_runner import BenchConfig, run_bench, write_reports
     from planner.methods import METHODS
+    from planner.plan_sources import make_plan_source
     from planner.splits import select_tasks
 
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
@@ -196,6 +197,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise TreePlannerError(f"--seeds takes integers like 0,1,2, not {args.seeds!r}") from exc
     env = make_env(args.env)
+    make_plan_source(args.plans)  # an unknown source or model fails here, not per episode
     config = BenchConfig(
         methods=methods,
         tasks=select_tasks(args.tasks, env.tasks(), args.env),

@@ -48,7 +48,8 @@ def write_plots(records: Sequence[EpisodeRecord], summary: BenchSummary, out: Pa
     ax.set_xticklabels(categories, rotation=60, ha="right", fontsize=7)
     ax.set_ylabel("success rate (SR)")
     ax.set_title("Success per task category")
-    ax.legend(fontsize=7)
+    if by_method:
+        ax.legend(fontsize=7)
     fig.tight_layout()
     paths.append(out / "sr_by_category.png")
     fig.savefig(paths[-1], dpi=120)

@@ -23,6 +23,16 @@ class RecordedPlanSource:
 
     model: str | None = None
 
+    def __post_init__(self) -> None:
+        if self.model is not None:
+            from environments.virtualhome.recorded import recorded_models
+
+            models = recorded_models()
+            if self.model not in models:
+                raise PlannerError(
+                    f"no recorded plans of {self.model!r}; known: {', '.join(models)}"
+                )
+
     def __call__(self, client: LLMClient, env: Environment, task: Task) -> PlanSamples:
         if env.name != "virtualhome":
             raise PlannerError("recorded plans exist only for the virtualhome environment")

@@ -52,7 +52,7 @@ def select_tasks(spec: str, tasks: Sequence[Task], environment: str) -> list[str
     elif name in ("dev", "test"):
         chosen = split_tasks(tasks, environment)[name]
     else:
-        chosen = [t.strip() for t in spec.split(",") if t.strip()]
+        chosen = list(dict.fromkeys(t.strip() for t in spec.split(",") if t.strip()))
         unknown = [t for t in chosen if t not in known]
         if unknown:
             raise PlannerError(f"unknown task(s): {', '.join(unknown[:5])}")

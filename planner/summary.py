@@ -158,7 +158,7 @@ def summarise(
                 method=method,
                 plans=plans,
                 episodes=len(results),
-                errors=sum(1 for r in group if r.result is None or r.result.error),
+                errors=sum(1 for r in group if r.result is None or r.result.stop_reason == "error"),
                 exec=Interval.of([float(r.executable) for r in results]),
                 sr=Interval.of([float(r.success) for r in results]),
                 gcr=Interval.of([r.gcr for r in results]),

@@ -202,13 +202,6 @@ def test_iterative_phases_are_totalled_in_the_token_report():
     assert sum(t.total_tokens for t in per_phase.values()) == result.tokens.total_tokens
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: the iterative baseline ending with [END] right after a corrected failure is "
-    "scored EXEC False (the environment still holds the failed step), while Tree-Planner "
-    "scores the same trajectory executable (test_tree_planner: "
-    "test_ending_right_after_a_corrected_failure_is_executable)",
-)
 def test_iterative_ending_right_after_a_corrected_failure_is_executable():
     episode = run("iterative", [*gold_lines(), "[Grab] <washing_machine> (1001)", "[END]"])
     result = episode.result

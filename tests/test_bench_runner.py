@@ -201,11 +201,6 @@ def test_resume_into_a_new_directory_starts_from_scratch(fake, tmp_path):
     assert len(read_records(cfg.episodes_path)) == 2
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: JsonlWriter (planner/bench_runner.py) appends after a torn last line without "
-    "ending it, so the first record of the resumed run is glued to the fragment and lost",
-)
 def test_a_resumed_run_after_a_torn_last_line_loses_no_episode(fake, tmp_path):
     cfg = config(tmp_path / "run", methods=["zero-shot"], seeds=[0])
     run_bench(cfg)
@@ -327,9 +322,7 @@ def test_the_ray_backend_gives_the_same_records_as_asyncio(ray_module, tmp_path)
     ray_run = recorded_config(tmp_path / "ray", workers=2, backend="ray")
 
     run_bench(local)
-    started = time.monotonic()
     summary = run_bench(ray_run)
-    elapsed = time.monotonic() - started
 
     ray_records = read_records(ray_run.episodes_path)
     assert len(ray_records) == 4
@@ -341,7 +334,6 @@ def test_the_ray_backend_gives_the_same_records_as_asyncio(ray_module, tmp_path)
     assert ray_module.cluster_resources().get("CPU") == 2
     assert (ray_run.out / "summary.md").is_file()
     assert summary.methods[0].episodes == 4
-    assert elapsed < 60
 
 
 # -- the command line -----------------------------------------------------------------------------
@@ -444,12 +436,6 @@ def test_the_bench_command_rewrites_the_report_only(tmp_path, capsys, monkeypatc
     assert '"methods": [{"method": "zero-shot"' in printed.splitlines()[-1]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=FileNotFoundError,
-    reason="bug: `bench --report-only --out DIR` with a missing DIR crashes with a "
-    "FileNotFoundError traceback (write_summary opens DIR/summary.md) instead of one error line",
-)
 def test_report_only_on_a_missing_directory_is_one_error_line(tmp_path, capsys):
     missing = tmp_path / "missing"
     args = ["bench", "--methods", "zero-shot", "--tasks", "27_2", "--out", str(missing)]
@@ -460,12 +446,6 @@ def test_report_only_on_a_missing_directory_is_one_error_line(tmp_path, capsys):
 
 
 @pytest.mark.filterwarnings("ignore:No artists with labels")
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: an unknown --plans source (e.g. recorded:nope) is not checked before the run: "
-    "every episode is recorded with the PlannerError and bench exits 0, while an unknown "
-    "--methods name is rejected up front with exit 2",
-)
 def test_the_bench_command_rejects_an_unknown_plan_source_up_front(tmp_path, capsys, monkeypatch):
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     out = tmp_path / "run"

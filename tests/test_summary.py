@@ -430,12 +430,6 @@ def test_plots_are_written_as_png_files(summary, tmp_path):
         assert path.stat().st_size > 1000
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: planner/plots.py write_plots calls ax.legend() with no bars when no record "
-    "has a result (every episode raised), which warns 'No artists with labels found to put "
-    "in legend' (an error under the test suite's filterwarnings)",
-)
 def test_plots_of_a_run_whose_every_episode_raised_do_not_warn(tmp_path, prices_file):
     pytest.importorskip("matplotlib")
     from planner.plots import write_plots
