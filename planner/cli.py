@@ -154,6 +154,10 @@ def _print_episode(result: object) -> None:
         f"action tree: {tree.get('nodes', 0)} nodes, {tree.get('distinct_plans', 0)} leaves, "
         f"depth {tree.get('depth', 0)}"
     )
+    if result.tree is not None and result.tree.get("edges"):
+        from planner.tree import tree_from_json, tree_to_text
+
+        print(tree_to_text(tree_from_json(result.tree)))
     for number, step in enumerate(result.steps, start=1):
         mark = "ok  " if step.success else "FAIL"
         line = f"{number:>3}. {mark} {step.step}"

@@ -143,6 +143,38 @@ def tree_from_json(payload: dict[str, Any], parse: Any = None) -> nx.DiGraph:
     return tree
 
 
+_MARKS = {"ok": "+", "failed": "x", "untried": " "}
+
+
+def tree_to_text(tree: nx.DiGraph, max_lines: int = 40) -> str:
+    """An indented outline: `[+] [Walk] <x> (1)  x3` (+ ok, x failed, blank untried, x3 = plans).
+
+    A chain of single children stays on one level; the children of a branch start with `*` one
+    level deeper. Cut after `max_lines` lines.
+    """
+    lines: list[str] = []
+    roots = children(tree, ROOT)
+    stack = [(c, int(len(roots) > 1), len(roots) > 1) for c in reversed(roots)]
+    hidden = 0
+    while stack:
+        node, indent, branch = stack.pop()
+        if len(lines) >= max_lines:
+            hidden += 1
+        else:
+            data = tree.nodes[node]
+            lead = "  " * (indent - 1) + ("* " if branch else "  ") if indent else ""
+            lines.append(
+                f"{lead}[{_MARKS.get(data['status'], ' ')}] {data['step'].render()}"
+                f"  x{data['count']}"
+            )
+        kids = children(tree, node)
+        fork = len(kids) > 1
+        stack.extend((c, indent + int(fork), fork) for c in reversed(kids))
+    if hidden:
+        lines.append(f"... ({hidden} more nodes)")
+    return "\n".join(lines)
+
+
 _COLOURS = {"ok": "palegreen", "failed": "lightpink", "untried": "white"}
 
 

@@ -193,3 +193,23 @@ def test_dot_has_a_labelled_box_per_node_and_an_arrow_per_edge():
     assert dot.count("[END]") == 2
     for u, v in tree.edges:
         assert f"n{u} -> n{v};" in dot
+
+
+def test_text_outline_marks_branches_statuses_and_counts():
+    from planner.tree import tree_to_text
+    from skills import ObjectRef, Step
+
+    walk = Step("Walk", (ObjectRef("dining_room", 201),))
+    grab = Step("Grab", (ObjectRef("soap", 1002),))
+    find = Step("Find", (ObjectRef("soap", 1002),))
+    tree = build_action_tree([[walk, grab], [walk, find], [walk, grab]])
+    tree.nodes[children(tree, children(tree, ROOT)[0])[1]]["status"] = "failed"
+
+    assert tree_to_text(tree).splitlines() == [
+        "[ ] [Walk] <dining_room> (201)  x3",
+        "* [ ] [Grab] <soap> (1002)  x2",
+        "  [ ] [END]  x2",
+        "* [x] [Find] <soap> (1002)  x1",
+        "  [ ] [END]  x1",
+    ]
+    assert tree_to_text(tree, max_lines=2).splitlines()[-1] == "... (3 more nodes)"
