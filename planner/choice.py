@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 from planner.ledger import Phase
+from planner.llm_client import LLMClient, SamplingParams
 
 LETTERS = string.ascii_uppercase
 
@@ -84,10 +85,7 @@ class VoteChooser:
     name = "vote"
     template = "decision"
 
-    def __init__(self, client: object, votes: int = 20, temperature: float = 0.7) -> None:
-        from planner.llm_client import LLMClient
-
-        assert isinstance(client, LLMClient)
+    def __init__(self, client: LLMClient, votes: int = 20, temperature: float = 0.7) -> None:
         self.client = client
         self.votes = votes
         self.temperature = temperature
@@ -102,7 +100,6 @@ class VoteChooser:
         seed: int,
         counts: Sequence[int] | None = None,
     ) -> Choice:
-        from planner.llm_client import SamplingParams
         from skills import choice_grammar
 
         extra = {}
@@ -142,10 +139,7 @@ class ScoreChooser:
     name = "score"
     template = "decision_score"
 
-    def __init__(self, client: object, prior_weight: float = 0.0) -> None:
-        from planner.llm_client import LLMClient
-
-        assert isinstance(client, LLMClient)
+    def __init__(self, client: LLMClient, prior_weight: float = 0.0) -> None:
         self.client = client
         self.prior_weight = prior_weight
 
@@ -177,16 +171,14 @@ def can_score(llm: object) -> bool:
 
 def make_chooser(
     strategy: str,
-    client: object,
+    client: LLMClient,
     votes: int = 20,
     temperature: float = 0.7,
     prior_weight: float = 0.0,
 ) -> Chooser:
     """`vote`, `score`, or `auto` (score where the model exposes logits, else vote)."""
     from planner.errors import PlannerError
-    from planner.llm_client import LLMClient
 
-    assert isinstance(client, LLMClient)
     if strategy == "auto":
         strategy = "score" if can_score(client.llm) else "vote"
     if strategy == "vote":
