@@ -82,16 +82,12 @@ class TreePlanner:
                 chooser,
                 DecisionConfig(max_corrections=self.max_corrections, seed=self.seed),
             )
-            log.steps, log.corrections, log.backtracks = (
-                trace.steps,
-                trace.corrections,
-                trace.backtracks,
-            )
-            log.reached_end, log.stop_reason, log.error = (
-                trace.reached_end,
-                trace.stop_reason,
-                trace.error,
-            )
+            log.steps = trace.steps
+            log.corrections = trace.corrections
+            log.backtracks = trace.backtracks
+            log.reached_end = trace.reached_end
+            log.stop_reason = trace.stop_reason
+            log.error = trace.error
             decisions = {
                 "llm_decisions": trace.llm_decisions,
                 "free_decisions": trace.free_decisions,
