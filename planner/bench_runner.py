@@ -21,7 +21,14 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from planner.errors import PlannerError
-from planner.summary import BenchSummary, EpisodeRecord, load_prices, read_records, summarise
+from planner.summary import (
+    BenchSummary,
+    EpisodeRecord,
+    load_prices,
+    read_records,
+    summarise,
+    write_summary,
+)
 
 Backend = Literal["asyncio", "ray"]
 
@@ -268,14 +275,13 @@ def write_reports(config: BenchConfig) -> BenchSummary:
     """Summarise `episodes.jsonl` into `summary.md`, `summary.csv` and PNG plots."""
     if not config.episodes_path.exists():
         raise PlannerError(f"no episodes to summarise: {config.episodes_path} does not exist")
-    summary = summarise(read_records(config.episodes_path), load_prices(config.prices))
-    from planner.summary import write_summary
-
+    records = read_records(config.episodes_path)
+    summary = summarise(records, load_prices(config.prices))
     write_summary(summary, config.out)
     try:
         from planner.plots import write_plots
 
-        write_plots(read_records(config.episodes_path), summary, config.out)
+        write_plots(records, summary, config.out)
     except ImportError:
         print("treeplanner: matplotlib is not installed; skipping plots", file=sys.stderr)
     return summary
