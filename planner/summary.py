@@ -67,6 +67,9 @@ class MethodSummary(BaseModel):
     sr: Interval
     gcr: Interval
     prompt_tokens: float
+    prompt_tokens_prefix_cached: float = Field(
+        default=0.0, description="prompt tokens a model served from its own prefix/KV cache"
+    )
     completion_tokens: float
     tokens_from_cache: float
     tokens_estimated: bool
@@ -163,6 +166,9 @@ def summarise(
                 sr=Interval.of([float(r.success) for r in results]),
                 gcr=Interval.of([r.gcr for r in results]),
                 prompt_tokens=_mean(r.tokens.prompt_tokens for r in results),
+                prompt_tokens_prefix_cached=_mean(
+                    sum(c.cached_prompt_tokens for c in r.tokens.calls) for r in results
+                ),
                 completion_tokens=_mean(r.tokens.completion_tokens for r in results),
                 tokens_from_cache=_mean(
                     sum(c.prompt_tokens + c.completion_tokens for c in r.tokens.calls if c.cached)
@@ -215,6 +221,7 @@ _COLUMNS = [
     ("SR", "sr"),
     ("GCR", "gcr"),
     ("prompt tok/ep", "prompt_tokens"),
+    ("of which prefix-cached", "prompt_tokens_prefix_cached"),
     ("completion tok/ep", "completion_tokens"),
     ("tok from cache/ep", "tokens_from_cache"),
     ("cost $/ep", "cost_usd"),

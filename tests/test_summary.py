@@ -359,6 +359,7 @@ HEADER = [
     "SR",
     "GCR",
     "prompt tok/ep",
+    "of which prefix-cached",
     "completion tok/ep",
     "tok from cache/ep",
     "cost $/ep",
