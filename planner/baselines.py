@@ -17,16 +17,16 @@ from dataclasses import dataclass
 
 from langchain_core.language_models import BaseChatModel
 
-from environments import Environment, Task
+from environments import Environment, StepOutcome, Task
 from planner.episode import EpisodeLog, as_task, finish
 from planner.errors import BudgetExhaustedError, LLMError
 from planner.grounding import ObjectGrounder
 from planner.ledger import Phase
 from planner.llm_client import LLMClient, SamplingParams
-from planner.plan_sampling import PlanSamplingConfig, sample_plans, scene_lines
+from planner.plan_sampling import PlanSamplingConfig, prompt_fields, sample_plans
 from planner.result import EpisodeResult
 from planner.tree_planner import PlanSource
-from prompts import load_text, render
+from prompts import render
 from skills import PlanParseError, Step, parse_step, render_plan, step_grammar
 
 
@@ -76,6 +76,27 @@ class Baseline:
         samples = sample_plans(client, env, task, config, prompt=prompt, phase=phase)
         return samples.plans[0] if samples.plans else None
 
+    def _execute_and_replan(
+        self, env: Environment, task: Task, client: LLMClient, log: EpisodeLog
+    ) -> None:
+        """Execute a plan; after each failure, within the cap, ask `_replan_prompt` for another."""
+        plan = self._plan(client, env, task, None, 0)
+        while plan is not None:
+            failure = log.execute_until_failure(env, plan)
+            if failure is None:
+                log.reached_end, log.stop_reason = True, "end"
+                return
+            if not self._may_correct(log):
+                return
+            prompt = self._replan_prompt(env, task, plan, failure)
+            plan = self._plan(client, env, task, prompt, log.corrections)
+        log.stop_reason = "no_plan"
+
+    def _replan_prompt(
+        self, env: Environment, task: Task, plan: list[Step], failure: StepOutcome
+    ) -> str:
+        raise NotImplementedError
+
     def _may_correct(self, log: EpisodeLog) -> bool:
         """Count a correction if the cap allows one; otherwise mark the stop."""
         if log.corrections >= self.max_corrections:
@@ -83,16 +104,6 @@ class Baseline:
             return False
         log.corrections += 1
         return True
-
-
-def _fields(env: Environment, task: Task) -> dict[str, str]:
-    return {
-        "skills": env.vocabulary.describe(),
-        "examples": load_text(env.name, "examples.txt"),
-        "title": task.title,
-        "description": task.description,
-        **scene_lines(env),
-    }
 
 
 def _history(env: Environment) -> str:
@@ -123,24 +134,19 @@ class LocalReplanPlanner(Baseline):
     method = "local-replan"
 
     def _walk(self, env: Environment, task: Task, client: LLMClient, log: EpisodeLog) -> None:
-        plan = self._plan(client, env, task, None, 0)
-        while plan is not None:
-            failure = log.execute_until_failure(env, plan)
-            if failure is None:
-                log.reached_end, log.stop_reason = True, "end"
-                return
-            if not self._may_correct(log):
-                return
-            prompt = render(
-                env.name,
-                "replan_local",
-                **_fields(env, task),
-                history=_history(env),
-                feedback=f"{failure.step} ({failure.message})",
-                observation=env.observe(),
-            )
-            plan = self._plan(client, env, task, prompt, log.corrections)
-        log.stop_reason = "no_plan"
+        self._execute_and_replan(env, task, client, log)
+
+    def _replan_prompt(
+        self, env: Environment, task: Task, plan: list[Step], failure: StepOutcome
+    ) -> str:
+        return render(
+            env.name,
+            "replan_local",
+            **prompt_fields(env, task),
+            history=_history(env),
+            feedback=f"{failure.step} ({failure.message})",
+            observation=env.observe(),
+        )
 
 
 @dataclass
@@ -150,25 +156,20 @@ class GlobalReplanPlanner(Baseline):
     method = "global-replan"
 
     def _walk(self, env: Environment, task: Task, client: LLMClient, log: EpisodeLog) -> None:
-        plan = self._plan(client, env, task, None, 0)
-        while plan is not None:
-            failure = log.execute_until_failure(env, plan)
-            if failure is None:
-                log.reached_end, log.stop_reason = True, "end"
-                return
-            if not self._may_correct(log):
-                return
-            env.reset(task)
-            prompt = render(
-                env.name,
-                "replan_global",
-                **_fields(env, task),
-                failed_plan=render_plan(plan),
-                failed_step=failure.step,
-                feedback=failure.message,
-            )
-            plan = self._plan(client, env, task, prompt, log.corrections)
-        log.stop_reason = "no_plan"
+        self._execute_and_replan(env, task, client, log)
+
+    def _replan_prompt(
+        self, env: Environment, task: Task, plan: list[Step], failure: StepOutcome
+    ) -> str:
+        env.reset(task)  # the new plan starts from the initial state
+        return render(
+            env.name,
+            "replan_global",
+            **prompt_fields(env, task),
+            failed_plan=render_plan(plan),
+            failed_step=failure.step,
+            feedback=failure.message,
+        )
 
 
 @dataclass
@@ -187,7 +188,7 @@ class IterativePlanner(Baseline):
             prompt = render(
                 env.name,
                 "next_step",
-                **_fields(env, task),
+                **prompt_fields(env, task),
                 history=_history(env),
                 observation=env.observe(),
                 feedback=f"Your last step failed: {feedback}. Try something else.\n"

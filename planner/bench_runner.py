@@ -107,7 +107,7 @@ def build_llm(config: BenchConfig) -> Any:
 
 def run_one(config: BenchConfig, key: EpisodeKey, env: Any, llm: Any) -> EpisodeRecord:
     """Run one episode; any exception becomes a record with the error."""
-    from planner.methods import make_method
+    from planner.methods import default_samples, make_method
     from planner.plan_sources import make_plan_source
 
     record = EpisodeRecord(method=key.method, task=key.task, seed=key.seed, plans=key.plans)
@@ -115,7 +115,7 @@ def run_one(config: BenchConfig, key: EpisodeKey, env: Any, llm: Any) -> Episode
         options: dict[str, Any] = {}
         if key.method.startswith("tree-planner"):
             options = {
-                "n_samples": config.samples or (5 if config.is_local() else 50),
+                "n_samples": config.samples or default_samples(config.llm),
                 "votes": config.votes,
                 "choice": config.choice,
                 "prior_weight": config.prior_weight,

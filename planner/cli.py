@@ -93,7 +93,6 @@ def _print_replay(result: object, verbose: bool) -> None:
     print(f"{result.task_id}: {_status(result)}")
 
 
-LOCAL_SAMPLES = 5
 PRIOR_HELP = "with --choice score: weight of log(plan share) added to each option's score (1)"
 
 
@@ -101,15 +100,15 @@ def cmd_run(args: argparse.Namespace) -> int:
     """Run one Tree-Planner episode and print the tree, the steps, the metrics and the tokens."""
     from environments import make_env
     from planner.llm_factory import make_llm
+    from planner.methods import default_samples
     from planner.tree_planner import TreePlanner
 
     env = make_env(args.env)
     task = env.task(args.task) if hasattr(env, "task") else args.task
     llm = make_llm(args.llm, base_url=args.base_url)
-    local = args.llm.split(":")[0] == "local"
     planner = TreePlanner(
         llm,
-        n_samples=args.samples or (LOCAL_SAMPLES if local else 50),
+        n_samples=args.samples or default_samples(args.llm),
         choice=args.choice,
         prior_weight=args.prior_weight,
         votes=args.votes,

@@ -24,6 +24,11 @@ class Method(Protocol):
     def run(self, env: Environment, task: Task | str) -> EpisodeResult: ...
 
 
+def default_samples(llm_spec: str) -> int:
+    """Plans sampled per episode when not given: 50 (the paper), 5 for the slow local models."""
+    return 5 if llm_spec.split(":")[0] == "local" else 50
+
+
 METHODS = (
     "tree-planner",
     "tree-planner-nc",

@@ -63,17 +63,20 @@ def scene_lines(env: Environment) -> dict[str, str]:
     }
 
 
+def prompt_fields(env: Environment, task: Task) -> dict[str, str]:
+    """The fields every planning prompt shares: skills, examples, scene and task."""
+    return {
+        "skills": env.vocabulary.describe(),
+        "examples": load_text(env.name, "examples.txt"),
+        "title": task.title,
+        "description": task.description,
+        **scene_lines(env),
+    }
+
+
 def plan_prompt(env: Environment, task: Task) -> str:
     """The plan-sampling prompt: static part (skills, examples) first, then scene and task."""
-    return render(
-        env.name,
-        "plan_sampling",
-        skills=env.vocabulary.describe(),
-        examples=load_text(env.name, "examples.txt"),
-        title=task.title,
-        description=task.description,
-        **scene_lines(env),
-    )
+    return render(env.name, "plan_sampling", **prompt_fields(env, task))
 
 
 def parse_sample(
